@@ -1,0 +1,451 @@
+//! The canvas: image + resolved label-map overlay, zoom / pan, and the drawing tools.
+//! Tools never touch the document: they return [`Edit`]s for the app to apply.
+
+use egui::{Color32, Pos2, Sense, Stroke, TextureHandle, TextureOptions, Vec2};
+
+use super::history::Edit;
+use super::session::ImageSession;
+use super::view::ViewTransform;
+use crate::core::document::{Geometry, Segment, Source};
+use crate::core::geometry::PolygonWithHoles;
+use crate::core::labelmap::LabelMap;
+use crate::core::ontology::Ontology;
+
+/// Drawing tools.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tool {
+    Select,
+    Polygon,
+}
+
+impl Tool {
+    pub const ALL: [Tool; 2] = [Tool::Select, Tool::Polygon];
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Tool::Select => "Select",
+            Tool::Polygon => "Polygon",
+        }
+    }
+
+    pub fn shortcut(self) -> &'static str {
+        match self {
+            Tool::Select => "V",
+            Tool::Polygon => "P",
+        }
+    }
+
+    pub fn help(self) -> &'static str {
+        match self {
+            Tool::Select => "click picks the topmost segment",
+            Tool::Polygon => "click vertices; close on the first vertex or Enter",
+        }
+    }
+
+    fn key(self) -> egui::Key {
+        match self {
+            Tool::Select => egui::Key::V,
+            Tool::Polygon => egui::Key::P,
+        }
+    }
+}
+
+/// Closing distance to the first vertex, in screen points.
+const CLOSE_DISTANCE: f32 = 8.0;
+
+/// View state of the canvas (no document data).
+pub struct Canvas {
+    pub tool: Tool,
+    pub view: ViewTransform,
+    pub opacity: f32,
+    pub outline_only: bool,
+    pub selected: Option<u32>,
+    /// Vertices of the polygon being drawn, in image coordinates.
+    pub drawing: Vec<Pos2>,
+    image: Option<TextureHandle>,
+    image_size: Vec2,
+    overlay: Option<TextureHandle>,
+    /// (session revision, outline mode) the overlay was built for.
+    overlay_key: Option<(u64, bool, usize)>,
+    needs_fit: bool,
+}
+
+impl Default for Canvas {
+    fn default() -> Self {
+        Canvas {
+            tool: Tool::Polygon,
+            view: ViewTransform::default(),
+            opacity: 0.5,
+            outline_only: false,
+            selected: None,
+            drawing: Vec::new(),
+            image: None,
+            image_size: Vec2::ZERO,
+            overlay: None,
+            overlay_key: None,
+            needs_fit: true,
+        }
+    }
+}
+
+impl Canvas {
+    /// Forgets per-image state when another image opens.
+    pub fn reset_for_new_image(&mut self) {
+        self.image = None;
+        self.overlay = None;
+        self.overlay_key = None;
+        self.drawing.clear();
+        self.selected = None;
+        self.needs_fit = true;
+    }
+
+    /// Uploads a decoded image.
+    pub fn set_image(&mut self, ctx: &egui::Context, img: egui::ColorImage) {
+        self.image_size = Vec2::new(img.size[0] as f32, img.size[1] as f32);
+        self.image = Some(ctx.load_texture("image", img, TextureOptions::NEAREST));
+        self.needs_fit = true;
+    }
+
+    /// Whether an image is on screen.
+    pub fn has_image(&self) -> bool {
+        self.image.is_some()
+    }
+
+    fn refresh_overlay(
+        &mut self,
+        ctx: &egui::Context,
+        session: &ImageSession,
+        ontology: &Ontology,
+    ) {
+        let key = (
+            session.revision,
+            self.outline_only,
+            session as *const _ as usize,
+        );
+        if self.overlay_key == Some(key) {
+            return;
+        }
+        let img = overlay_image(
+            &session.label_map,
+            &session.doc.segments,
+            ontology,
+            self.outline_only,
+        );
+        self.overlay = Some(ctx.load_texture("overlay", img, TextureOptions::NEAREST));
+        self.overlay_key = Some(key);
+    }
+
+    /// Draws the canvas and runs the active tool. Returns the edits the user made and
+    /// messages for the user.
+    pub fn ui(
+        &mut self,
+        ui: &mut egui::Ui,
+        session: Option<&ImageSession>,
+        ontology: &Ontology,
+        active_class: Option<u32>,
+        loading: bool,
+    ) -> (Vec<Edit>, Vec<String>) {
+        let mut edits = Vec::new();
+        let mut messages = Vec::new();
+        let (response, painter) = ui.allocate_painter(ui.available_size(), Sense::click_and_drag());
+        let viewport = response.rect;
+        painter.rect_filled(viewport, 0.0, Color32::from_gray(30));
+        let Some(texture) = self.image.clone() else {
+            if loading {
+                egui::Spinner::new().paint_at(
+                    ui,
+                    egui::Rect::from_center_size(viewport.center(), Vec2::splat(32.0)),
+                );
+            } else {
+                painter.text(
+                    viewport.center(),
+                    egui::Align2::CENTER_CENTER,
+                    "no image",
+                    egui::FontId::proportional(18.0),
+                    Color32::GRAY,
+                );
+            }
+            return (edits, messages);
+        };
+        if self.needs_fit {
+            self.view = ViewTransform::fit(self.image_size, viewport.shrink(8.0));
+            self.needs_fit = false;
+        }
+        let typing = ui.ctx().egui_wants_keyboard_input();
+        // Tool shortcuts and view keys.
+        if !typing {
+            ui.input(|i| {
+                for t in Tool::ALL {
+                    if i.key_pressed(t.key()) && i.modifiers.is_none() {
+                        self.tool = t;
+                    }
+                }
+                if i.key_pressed(egui::Key::F) {
+                    self.view = ViewTransform::fit(self.image_size, viewport.shrink(8.0));
+                }
+                if i.key_pressed(egui::Key::Num0) && i.modifiers.is_none() {
+                    self.view = ViewTransform::actual_size(self.image_size, viewport);
+                }
+                if i.key_pressed(egui::Key::Plus) || i.key_pressed(egui::Key::Equals) {
+                    self.view.zoom_about(viewport.center(), 1.25);
+                }
+                if i.key_pressed(egui::Key::Minus) {
+                    self.view.zoom_about(viewport.center(), 0.8);
+                }
+            });
+        }
+        // Zoom about the cursor, pan with middle-drag or space-drag.
+        if let Some(hover) = response.hover_pos() {
+            let scroll = ui.input(|i| i.smooth_scroll_delta.y);
+            if scroll != 0.0 {
+                self.view.zoom_about(hover, (scroll * 0.0025).exp());
+            }
+            let pinch = ui.input(|i| i.zoom_delta());
+            if pinch != 1.0 {
+                self.view.zoom_about(hover, pinch);
+            }
+        }
+        let space = ui.input(|i| i.key_down(egui::Key::Space));
+        let panning = response.dragged_by(egui::PointerButton::Middle)
+            || (space && response.dragged_by(egui::PointerButton::Primary));
+        if panning {
+            self.view.pan(response.drag_delta());
+        }
+
+        let image_rect = self.view.image_rect_on_screen(self.image_size);
+        let uv = egui::Rect::from_min_max(Pos2::ZERO, Pos2::new(1.0, 1.0));
+        painter.image(texture.id(), image_rect, uv, Color32::WHITE);
+        if let Some(s) = session {
+            self.refresh_overlay(ui.ctx(), s, ontology);
+            if let Some(ov) = &self.overlay {
+                let a = (self.opacity * 255.0).round() as u8;
+                painter.image(ov.id(), image_rect, uv, Color32::from_white_alpha(a));
+            }
+        }
+
+        // Hover info.
+        let hover_in_image = response.hover_pos().map(|p| self.view.image_from_screen(p));
+        if let (Some(p), Some(s)) = (hover_in_image, session)
+            && let Some(id) = id_at(&s.label_map, p)
+        {
+            let text = match s.doc.segment(id) {
+                Some(seg) => {
+                    let class = ontology
+                        .get(seg.category_id)
+                        .map(|c| c.name.as_str())
+                        .unwrap_or("?");
+                    format!(
+                        "{class} · segment #{id} · ({:.0}, {:.0})",
+                        p.x.floor(),
+                        p.y.floor()
+                    )
+                }
+                None => String::new(),
+            };
+            painter.text(
+                viewport.left_bottom() + Vec2::new(8.0, -8.0),
+                egui::Align2::LEFT_BOTTOM,
+                text,
+                egui::FontId::proportional(14.0),
+                Color32::WHITE,
+            );
+        }
+
+        // Selected segment outline.
+        if let (Some(sel), Some(s)) = (self.selected, session)
+            && let Some(seg) = s.doc.segment(sel)
+            && let Geometry::Polygons { polygons } = &seg.geometry
+        {
+            for poly in polygons {
+                for ring in poly.rings() {
+                    let pts: Vec<Pos2> = ring
+                        .iter()
+                        .map(|v| {
+                            self.view
+                                .screen_from_image(Pos2::new(v[0] as f32, v[1] as f32))
+                        })
+                        .collect();
+                    painter.add(egui::Shape::closed_line(
+                        pts,
+                        Stroke::new(2.0, Color32::YELLOW),
+                    ));
+                }
+            }
+        }
+
+        if !panning && !space {
+            match self.tool {
+                Tool::Select => {
+                    if response.clicked()
+                        && let (Some(p), Some(s)) = (response.interact_pointer_pos(), session)
+                    {
+                        self.selected = id_at(&s.label_map, self.view.image_from_screen(p));
+                    }
+                }
+                Tool::Polygon => self.polygon_tool(
+                    &response,
+                    ui,
+                    session,
+                    active_class,
+                    &mut edits,
+                    &mut messages,
+                ),
+            }
+        }
+        if !typing
+            && ui.input(|i| i.key_pressed(egui::Key::Delete))
+            && let (Some(sel), Some(s)) = (self.selected, session)
+            && let Some(e) = Edit::remove(&s.doc, sel)
+        {
+            edits.push(e);
+            self.selected = None;
+        }
+        self.draw_in_progress(&painter, response.hover_pos());
+        (edits, messages)
+    }
+
+    fn polygon_tool(
+        &mut self,
+        response: &egui::Response,
+        ui: &egui::Ui,
+        session: Option<&ImageSession>,
+        active_class: Option<u32>,
+        edits: &mut Vec<Edit>,
+        messages: &mut Vec<String>,
+    ) {
+        let mut close = false;
+        if response.clicked()
+            && let Some(p) = response.interact_pointer_pos()
+        {
+            let near_first = self
+                .drawing
+                .first()
+                .is_some_and(|f| (self.view.screen_from_image(*f) - p).length() < CLOSE_DISTANCE);
+            if near_first && self.drawing.len() >= 3 {
+                close = true;
+            } else {
+                self.drawing.push(self.view.image_from_screen(p));
+            }
+        }
+        ui.input(|i| {
+            if i.key_pressed(egui::Key::Enter) {
+                close = true;
+            }
+            if i.key_pressed(egui::Key::Backspace) {
+                self.drawing.pop();
+            }
+            if i.key_pressed(egui::Key::Escape) {
+                self.drawing.clear();
+            }
+        });
+        if !close || self.drawing.len() < 3 {
+            return;
+        }
+        let Some(s) = session else { return };
+        let Some(class) = active_class else {
+            messages.push("Add or pick a class first (right panel, keys 1-9)".into());
+            return;
+        };
+        let outer = self
+            .drawing
+            .drain(..)
+            .map(|p| [f64::from(p.x), f64::from(p.y)])
+            .collect();
+        let seg = Segment {
+            id: s.doc.next_segment_id(),
+            category_id: class,
+            geometry: Geometry::Polygons {
+                polygons: vec![PolygonWithHoles {
+                    outer,
+                    holes: vec![],
+                }],
+            },
+            z: 0,
+            iscrowd: false,
+            source: Source::Polygon,
+            review: Default::default(),
+            comments: vec![],
+        };
+        self.selected = Some(seg.id);
+        edits.push(Edit::add(seg));
+    }
+
+    fn draw_in_progress(&self, painter: &egui::Painter, hover: Option<Pos2>) {
+        if self.drawing.is_empty() {
+            return;
+        }
+        let mut pts: Vec<Pos2> = self
+            .drawing
+            .iter()
+            .map(|p| self.view.screen_from_image(*p))
+            .collect();
+        for p in &pts {
+            painter.circle_filled(*p, 3.0, Color32::WHITE);
+        }
+        if let Some(h) = hover {
+            pts.push(h);
+        }
+        painter.add(egui::Shape::line(pts, Stroke::new(1.5, Color32::WHITE)));
+    }
+}
+
+/// Segment id under an image position, if any.
+fn id_at(map: &LabelMap, p: Pos2) -> Option<u32> {
+    if p.x < 0.0 || p.y < 0.0 {
+        return None;
+    }
+    let (x, y) = (p.x.floor() as u32, p.y.floor() as u32);
+    (x < map.width && y < map.height)
+        .then(|| map.at(x, y))
+        .filter(|&id| id != 0)
+}
+
+/// Colors the resolved map: class color, with a per-instance shade for things.
+fn overlay_image(
+    map: &LabelMap,
+    segments: &[Segment],
+    ontology: &Ontology,
+    outline_only: bool,
+) -> egui::ColorImage {
+    let colors: std::collections::HashMap<u32, [u8; 4]> = segments
+        .iter()
+        .map(|s| {
+            let c = ontology.get(s.category_id);
+            let [r, g, b] = c.map(|c| c.color.0).unwrap_or([255, 0, 255]);
+            let shade = if c.is_some_and(|c| c.isthing) {
+                (s.id % 5) as i32 * 14 - 28
+            } else {
+                0
+            };
+            let f = |v: u8| (i32::from(v) + shade).clamp(0, 255) as u8;
+            (s.id, [f(r), f(g), f(b), 255])
+        })
+        .collect();
+    let (w, h) = (map.width as usize, map.height as usize);
+    let mut rgba = vec![0u8; w * h * 4];
+    for y in 0..h {
+        for x in 0..w {
+            let id = map.ids[y * w + x];
+            if id == 0 {
+                continue;
+            }
+            if outline_only {
+                let same = |dx: i64, dy: i64| {
+                    let (nx, ny) = (x as i64 + dx, y as i64 + dy);
+                    nx < 0
+                        || ny < 0
+                        || nx >= w as i64
+                        || ny >= h as i64
+                        || map.ids[ny as usize * w + nx as usize] == id
+                };
+                if same(1, 0) && same(-1, 0) && same(0, 1) && same(0, -1) {
+                    continue;
+                }
+            }
+            if let Some(c) = colors.get(&id) {
+                rgba[(y * w + x) * 4..(y * w + x) * 4 + 4].copy_from_slice(c);
+            }
+        }
+    }
+    egui::ColorImage::from_rgba_unmultiplied([w, h], &rgba)
+}

@@ -1,0 +1,198 @@
+//! Edits as command objects that apply and revert; undo is a stack of them.
+//! One polygon, one brush stroke, one merge = one command = one undo step.
+
+use crate::core::document::{ImageDocument, Segment};
+
+/// An invertible edit of one image's document.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Edit {
+    /// Inserts a segment (its id must be free) at `index`, or at the end when `None`.
+    Insert {
+        segment: Segment,
+        index: Option<usize>,
+    },
+    /// Removes the segment with `segment.id`, remembering it and where it was.
+    Remove { segment: Segment, index: usize },
+    /// Replaces a segment's whole state (geometry, class, z, flags).
+    Replace { before: Segment, after: Segment },
+}
+
+impl Edit {
+    /// A new segment at the end of the list.
+    pub fn add(segment: Segment) -> Edit {
+        Edit::Insert {
+            segment,
+            index: None,
+        }
+    }
+
+    /// A removal that remembers the segment's list position.
+    pub fn remove(doc: &ImageDocument, id: u32) -> Option<Edit> {
+        let index = doc.segments.iter().position(|s| s.id == id)?;
+        Some(Edit::Remove {
+            segment: doc.segments[index].clone(),
+            index,
+        })
+    }
+
+    /// A change of one segment, from its current state to `after`.
+    pub fn replace(doc: &ImageDocument, after: Segment) -> Option<Edit> {
+        let before = doc.segment(after.id)?.clone();
+        (before != after).then_some(Edit::Replace { before, after })
+    }
+
+    /// Applies the edit. Returns false (and changes nothing) when it does not fit the
+    /// document.
+    pub fn apply(&self, doc: &mut ImageDocument) -> bool {
+        match self {
+            Edit::Insert { segment, index } => {
+                if doc.segment(segment.id).is_some() {
+                    return false;
+                }
+                let at = index.unwrap_or(usize::MAX).min(doc.segments.len());
+                doc.segments.insert(at, segment.clone());
+                true
+            }
+            Edit::Remove { segment, .. } => {
+                let Some(i) = doc.segments.iter().position(|s| s.id == segment.id) else {
+                    return false;
+                };
+                doc.segments.remove(i);
+                true
+            }
+            Edit::Replace { after, .. } => match doc.segment_mut(after.id) {
+                Some(s) => {
+                    *s = after.clone();
+                    true
+                }
+                None => false,
+            },
+        }
+    }
+
+    /// The edit that undoes this one.
+    pub fn inverse(&self) -> Edit {
+        match self {
+            Edit::Insert { segment, index } => Edit::Remove {
+                segment: segment.clone(),
+                index: index.unwrap_or(usize::MAX),
+            },
+            Edit::Remove { segment, index } => Edit::Insert {
+                segment: segment.clone(),
+                index: Some(*index),
+            },
+            Edit::Replace { before, after } => Edit::Replace {
+                before: after.clone(),
+                after: before.clone(),
+            },
+        }
+    }
+}
+
+/// Per-image undo / redo stacks.
+#[derive(Debug, Default)]
+pub struct History {
+    undo: Vec<Edit>,
+    redo: Vec<Edit>,
+}
+
+/// Most undo steps kept per image.
+pub const MAX_UNDO: usize = 500;
+
+impl History {
+    /// Applies `edit` and records it; a new edit clears the redo stack.
+    pub fn apply(&mut self, doc: &mut ImageDocument, edit: Edit) -> bool {
+        if !edit.apply(doc) {
+            return false;
+        }
+        self.undo.push(edit);
+        if self.undo.len() > MAX_UNDO {
+            self.undo.remove(0);
+        }
+        self.redo.clear();
+        true
+    }
+
+    /// Reverts the last edit.
+    pub fn undo(&mut self, doc: &mut ImageDocument) -> bool {
+        let Some(e) = self.undo.pop() else {
+            return false;
+        };
+        let ok = e.inverse().apply(doc);
+        if ok {
+            self.redo.push(e);
+        }
+        ok
+    }
+
+    /// Re-applies the last undone edit.
+    pub fn redo(&mut self, doc: &mut ImageDocument) -> bool {
+        let Some(e) = self.redo.pop() else {
+            return false;
+        };
+        let ok = e.apply(doc);
+        if ok {
+            self.undo.push(e);
+        }
+        ok
+    }
+
+    pub fn can_undo(&self) -> bool {
+        !self.undo.is_empty()
+    }
+
+    pub fn can_redo(&self) -> bool {
+        !self.redo.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::document::{Geometry, Source};
+
+    fn seg(id: u32) -> Segment {
+        Segment {
+            id,
+            category_id: 1,
+            geometry: Geometry::Polygons { polygons: vec![] },
+            z: 0,
+            iscrowd: false,
+            source: Source::Polygon,
+            review: Default::default(),
+            comments: vec![],
+        }
+    }
+
+    #[test]
+    fn undo_redo_restore_exact_states() {
+        let mut doc = ImageDocument::new("a.png", 4, 4);
+        let mut h = History::default();
+        let s0 = doc.clone();
+        assert!(h.apply(&mut doc, Edit::add(seg(1))));
+        assert!(h.apply(&mut doc, Edit::add(seg(2))));
+        let s2 = doc.clone();
+        let mut changed = seg(1);
+        changed.z = 3;
+        let e = Edit::replace(&doc, changed).unwrap();
+        assert!(h.apply(&mut doc, e));
+        let e = Edit::remove(&doc, 1).unwrap();
+        assert!(h.apply(&mut doc, e));
+        assert_eq!(doc.segments.len(), 1);
+        assert!(h.undo(&mut doc));
+        assert_eq!(doc.segments[0].z, 3, "removed segment back in its place");
+        assert!(h.undo(&mut doc));
+        assert_eq!(doc, s2);
+        assert!(h.undo(&mut doc) && h.undo(&mut doc));
+        assert_eq!(doc, s0);
+        assert!(!h.undo(&mut doc));
+        assert!(h.redo(&mut doc) && h.redo(&mut doc));
+        assert_eq!(doc, s2);
+        assert!(h.apply(&mut doc, Edit::add(seg(9))));
+        assert!(!h.can_redo(), "a new edit clears redo");
+        assert!(
+            !h.apply(&mut doc, Edit::add(seg(9))),
+            "duplicate id refused"
+        );
+    }
+}

@@ -1,0 +1,606 @@
+//! The desktop app (egui): a thin layer over the core.
+//!
+//! | module | what lives there |
+//! |---|---|
+//! | [`view`] | the `screen_from_image` transform every tool uses |
+//! | [`history`] | edits as invertible commands; undo / redo stacks |
+//! | [`session`] | the open image: document, history, resolved map, autosave |
+//! | [`loader`] | image decoding on worker threads |
+//! | [`canvas`] | drawing the image + overlay, tool input |
+//! | [`lock`] | one instance per project |
+//! | [`demo`] | the embedded demo project |
+
+pub mod canvas;
+pub mod demo;
+pub mod history;
+pub mod loader;
+pub mod lock;
+pub mod session;
+pub mod view;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use crate::core::document::ImageStatus;
+use crate::core::ontology::palette_color;
+use crate::core::project::Project;
+
+use canvas::{Canvas, Tool};
+use history::Edit;
+use loader::{DecodedImage, Loader};
+use session::ImageSession;
+
+/// Starts the app on `dir`, or on the embedded demo project.
+pub fn run(dir: Option<PathBuf>) -> ExitCode {
+    let dir = match dir {
+        Some(d) => d,
+        None => match demo::unpack() {
+            Ok(d) => d,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ExitCode::FAILURE;
+            }
+        },
+    };
+    let app = match LimnerApp::open(&dir) {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let options = eframe::NativeOptions {
+        viewport: egui::ViewportBuilder::default()
+            .with_title(format!("Limner — {}", app.project.settings.name))
+            .with_inner_size([1280.0, 800.0]),
+        ..Default::default()
+    };
+    match eframe::run_native("Limner", options, Box::new(|_cc| Ok(Box::new(app)))) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: cannot open a window: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// A message shown briefly over the canvas.
+struct Toast {
+    text: String,
+    is_error: bool,
+    until: Instant,
+}
+
+/// The application: the project (store) plus UI state.
+pub struct LimnerApp {
+    pub project: Project,
+    _lock: Option<lock::ProjectLock>,
+    /// Image file names, sorted.
+    pub images: Vec<String>,
+    /// Status per image (from its document when it has one).
+    statuses: Vec<ImageStatus>,
+    status_filter: Option<ImageStatus>,
+    pub current: usize,
+    pub session: Option<ImageSession>,
+    loader: Loader,
+    pub canvas: Canvas,
+    /// Selected class for new segments.
+    pub active_class: Option<u32>,
+    new_class_name: String,
+    toasts: Vec<Toast>,
+    show_help: bool,
+}
+
+impl LimnerApp {
+    /// Opens a project (or a plain folder of images) and takes its lock.
+    pub fn open(dir: &std::path::Path) -> Result<Self, String> {
+        let project = Project::open(dir).map_err(|e| e.to_string())?;
+        let lock = lock::ProjectLock::acquire(&project.root)?;
+        let mut app = Self::with_project(project);
+        app._lock = Some(lock);
+        Ok(app)
+    }
+
+    /// Builds the app state for an open project (no lock; used by tests too).
+    pub fn with_project(project: Project) -> Self {
+        let (images, warnings) = project.list_images().unwrap_or_default();
+        let statuses = images
+            .iter()
+            .map(|n| {
+                let p = project.annotation_path(n);
+                if p.exists() {
+                    project
+                        .read_document_file(&p)
+                        .map(|d| d.status)
+                        .unwrap_or_default()
+                } else {
+                    ImageStatus::Todo
+                }
+            })
+            .collect();
+        let active_class = project.ontology.active_categories().next().map(|c| c.id);
+        let mut app = LimnerApp {
+            project,
+            _lock: None,
+            images,
+            statuses,
+            status_filter: None,
+            current: 0,
+            session: None,
+            loader: Loader::default(),
+            canvas: Canvas::default(),
+            active_class,
+            new_class_name: String::new(),
+            toasts: Vec::new(),
+            show_help: false,
+        };
+        for w in warnings {
+            app.toast_error(format!("{}: {}", w.path.display(), w.message));
+        }
+        app.open_image(0);
+        app
+    }
+
+    fn toast(&mut self, text: impl Into<String>) {
+        self.toasts.push(Toast {
+            text: text.into(),
+            is_error: false,
+            until: Instant::now() + Duration::from_secs(3),
+        });
+    }
+
+    fn toast_error(&mut self, text: impl Into<String>) {
+        let text = text.into();
+        log::error!("{text}");
+        self.toasts.push(Toast {
+            text,
+            is_error: true,
+            until: Instant::now() + Duration::from_secs(8),
+        });
+    }
+
+    /// Saves the current image (if dirty) and opens image `index`.
+    pub fn open_image(&mut self, index: usize) {
+        if self.images.is_empty() {
+            return;
+        }
+        self.flush();
+        let index = index.min(self.images.len() - 1);
+        self.current = index;
+        let name = self.images[index].clone();
+        match self.project.load_document(&name) {
+            Ok(doc) => self.session = Some(ImageSession::new(doc)),
+            Err(e) => {
+                self.session = None;
+                self.toast_error(e.to_string());
+            }
+        }
+        self.canvas.reset_for_new_image();
+        self.loader.request(self.project.image_path(&name));
+    }
+
+    /// Writes pending edits now.
+    pub fn flush(&mut self) {
+        if let Some(s) = self.session.as_mut()
+            && s.is_dirty()
+            && !s.autosave(&self.project, true)
+            && let Some(e) = s.save_error.clone()
+        {
+            self.toast_error(e);
+        }
+    }
+
+    fn visible_indices(&self) -> Vec<usize> {
+        (0..self.images.len())
+            .filter(|&i| self.status_filter.is_none_or(|f| self.statuses[i] == f))
+            .collect()
+    }
+
+    fn step_image(&mut self, delta: i64) {
+        let vis = self.visible_indices();
+        if vis.is_empty() {
+            return;
+        }
+        let pos = vis.iter().position(|&i| i == self.current).unwrap_or(0) as i64;
+        let next = (pos + delta).clamp(0, vis.len() as i64 - 1) as usize;
+        if vis[next] != self.current {
+            self.open_image(vis[next]);
+        }
+    }
+
+    /// Applies an edit to the open image as one undo step.
+    pub fn apply_edit(&mut self, edit: Edit) {
+        if let Some(s) = self.session.as_mut()
+            && s.apply(edit)
+            && s.doc.status == ImageStatus::Todo
+        {
+            s.doc.status = ImageStatus::InProgress;
+            self.statuses[self.current] = ImageStatus::InProgress;
+        }
+    }
+
+    fn handle_shortcuts(&mut self, ctx: &egui::Context) {
+        if ctx.egui_wants_keyboard_input() {
+            return;
+        }
+        use egui::{Key, KeyboardShortcut, Modifiers};
+        let undo = KeyboardShortcut::new(Modifiers::COMMAND, Key::Z);
+        let redo = KeyboardShortcut::new(Modifiers::COMMAND | Modifiers::SHIFT, Key::Z);
+        let redo_y = KeyboardShortcut::new(Modifiers::COMMAND, Key::Y);
+        let (do_redo, do_undo) = ctx.input_mut(|i| {
+            let r = i.consume_shortcut(&redo) || i.consume_shortcut(&redo_y);
+            (r, i.consume_shortcut(&undo))
+        });
+        if do_redo && let Some(s) = self.session.as_mut() {
+            s.redo();
+        }
+        if do_undo && let Some(s) = self.session.as_mut() {
+            s.undo();
+        }
+        let pressed = |k: Key| ctx.input(|i| i.key_pressed(k) && i.modifiers.is_none());
+        if pressed(Key::D) || pressed(Key::PageDown) {
+            self.step_image(1);
+        }
+        if pressed(Key::A) || pressed(Key::PageUp) {
+            self.step_image(-1);
+        }
+        if pressed(Key::Questionmark)
+            || ctx.input(|i| i.key_pressed(Key::Slash) && i.modifiers.shift)
+        {
+            self.show_help = !self.show_help;
+        }
+        let classes: Vec<u32> = self
+            .project
+            .ontology
+            .active_categories()
+            .map(|c| c.id)
+            .collect();
+        let digits = [
+            Key::Num1,
+            Key::Num2,
+            Key::Num3,
+            Key::Num4,
+            Key::Num5,
+            Key::Num6,
+            Key::Num7,
+            Key::Num8,
+            Key::Num9,
+        ];
+        for (k, id) in digits.iter().zip(&classes) {
+            if pressed(*k) {
+                self.active_class = Some(*id);
+            }
+        }
+    }
+
+    fn image_list_ui(&mut self, ui: &mut egui::Ui) {
+        ui.heading("Images");
+        egui::ComboBox::from_label("status")
+            .selected_text(self.status_filter.map(status_label).unwrap_or("all"))
+            .show_ui(ui, |ui| {
+                ui.selectable_value(&mut self.status_filter, None, "all");
+                for s in ALL_STATUSES {
+                    ui.selectable_value(&mut self.status_filter, Some(s), status_label(s));
+                }
+            });
+        ui.separator();
+        let mut open = None;
+        egui::ScrollArea::vertical().show(ui, |ui| {
+            for i in self.visible_indices() {
+                let label = format!("{}  · {}", self.images[i], status_label(self.statuses[i]));
+                if ui.selectable_label(i == self.current, label).clicked() {
+                    open = Some(i);
+                }
+            }
+        });
+        if let Some(i) = open {
+            self.open_image(i);
+        }
+    }
+
+    fn side_panel_ui(&mut self, ui: &mut egui::Ui) {
+        ui.heading("Classes");
+        let usage = self.session.as_ref().map(|s| {
+            let mut u = std::collections::BTreeMap::new();
+            for seg in &s.doc.segments {
+                *u.entry(seg.category_id).or_insert(0usize) += 1;
+            }
+            u
+        });
+        let cats: Vec<_> = self.project.ontology.active_categories().cloned().collect();
+        for (i, c) in cats.iter().enumerate() {
+            ui.horizontal(|ui| {
+                let [r, g, b] = c.color.0;
+                let (rect, _) =
+                    ui.allocate_exact_size(egui::vec2(12.0, 12.0), egui::Sense::hover());
+                ui.painter()
+                    .rect_filled(rect, 2.0, egui::Color32::from_rgb(r, g, b));
+                let key = if i < 9 {
+                    format!("{} ", i + 1)
+                } else {
+                    String::new()
+                };
+                let n = usage
+                    .as_ref()
+                    .and_then(|u| u.get(&c.id))
+                    .copied()
+                    .unwrap_or(0);
+                let kind = if c.isthing { "thing" } else { "stuff" };
+                ui.selectable_value(
+                    &mut self.active_class,
+                    Some(c.id),
+                    format!("{key}{} ({kind}, {n})", c.name),
+                )
+                .on_hover_text(format!(
+                    "class id {} — press {} to pick",
+                    c.id,
+                    key.trim()
+                ));
+            });
+        }
+        ui.horizontal(|ui| {
+            ui.text_edit_singleline(&mut self.new_class_name);
+            if ui.button("Add class").clicked() {
+                let name = self.new_class_name.trim().to_string();
+                let color = palette_color(self.project.ontology.next_id());
+                match self.project.ontology.add(&name, color, true) {
+                    Ok(id) => match self.project.save_ontology() {
+                        Ok(()) => {
+                            self.active_class = Some(id);
+                            self.new_class_name.clear();
+                        }
+                        Err(e) => self.toast_error(e.to_string()),
+                    },
+                    Err(e) => self.toast_error(e),
+                }
+            }
+        });
+        ui.separator();
+        ui.heading("Segments");
+        let Some(s) = self.session.as_ref() else {
+            return;
+        };
+        let stats = s.label_map.stats();
+        let mut delete = None;
+        let mut select = None;
+        egui::ScrollArea::vertical().show(ui, |ui| {
+            for seg in &s.doc.segments {
+                let name = self
+                    .project
+                    .ontology
+                    .get(seg.category_id)
+                    .map(|c| c.name.as_str())
+                    .unwrap_or("?");
+                let area = stats.get(&seg.id).map(|st| st.area).unwrap_or(0);
+                ui.horizontal(|ui| {
+                    let label = format!(
+                        "#{} {name} · {area} px · {:?} · z {}",
+                        seg.id, seg.source, seg.z
+                    );
+                    if ui
+                        .selectable_label(self.canvas.selected == Some(seg.id), label)
+                        .clicked()
+                    {
+                        select = Some(seg.id);
+                    }
+                    if ui
+                        .small_button("🗑")
+                        .on_hover_text("Delete segment (Del)")
+                        .clicked()
+                    {
+                        delete = Some(seg.id);
+                    }
+                });
+            }
+        });
+        if let Some(id) = select {
+            self.canvas.selected = Some(id);
+        }
+        if let Some(id) = delete
+            && let Some(e) = self.session.as_ref().and_then(|s| Edit::remove(&s.doc, id))
+        {
+            self.apply_edit(e);
+        }
+    }
+
+    fn toolbar_ui(&mut self, ui: &mut egui::Ui) {
+        ui.horizontal(|ui| {
+            for t in Tool::ALL {
+                ui.selectable_value(&mut self.canvas.tool, t, t.label())
+                    .on_hover_text(format!("{} ({})", t.help(), t.shortcut()));
+            }
+            ui.separator();
+            let (can_undo, can_redo) = self
+                .session
+                .as_ref()
+                .map(|s| (s.history.can_undo(), s.history.can_redo()))
+                .unwrap_or_default();
+            if ui
+                .add_enabled(can_undo, egui::Button::new("Undo"))
+                .on_hover_text("Undo (Ctrl+Z)")
+                .clicked()
+                && let Some(s) = self.session.as_mut()
+            {
+                s.undo();
+            }
+            if ui
+                .add_enabled(can_redo, egui::Button::new("Redo"))
+                .on_hover_text("Redo (Ctrl+Shift+Z or Ctrl+Y)")
+                .clicked()
+                && let Some(s) = self.session.as_mut()
+            {
+                s.redo();
+            }
+            ui.separator();
+            ui.add(egui::Slider::new(&mut self.canvas.opacity, 0.0..=1.0).text("opacity"));
+            ui.checkbox(&mut self.canvas.outline_only, "outlines");
+            ui.separator();
+            if let Some(s) = self.session.as_mut() {
+                let before = s.doc.status;
+                egui::ComboBox::from_id_salt("image-status")
+                    .selected_text(status_label(s.doc.status))
+                    .show_ui(ui, |ui| {
+                        for st in ALL_STATUSES {
+                            ui.selectable_value(&mut s.doc.status, st, status_label(st));
+                        }
+                    });
+                if s.doc.status != before {
+                    s.touch();
+                    self.statuses[self.current] = s.doc.status;
+                }
+                let state = if s.save_error.is_some() {
+                    "not saved!"
+                } else if s.is_dirty() {
+                    "saving…"
+                } else {
+                    "saved"
+                };
+                ui.label(state);
+            }
+            if ui.button("?").on_hover_text("Shortcuts (?)").clicked() {
+                self.show_help = !self.show_help;
+            }
+        });
+    }
+
+    fn help_ui(&mut self, ctx: &egui::Context) {
+        let mut open = self.show_help;
+        egui::Window::new("Shortcuts")
+            .open(&mut open)
+            .show(ctx, |ui| {
+                egui::Grid::new("shortcuts").striped(true).show(ui, |ui| {
+                    for (k, v) in SHORTCUTS {
+                        ui.monospace(*k);
+                        ui.label(*v);
+                        ui.end_row();
+                    }
+                    for t in Tool::ALL {
+                        ui.monospace(t.shortcut());
+                        ui.label(t.help());
+                        ui.end_row();
+                    }
+                });
+            });
+        self.show_help = open;
+    }
+
+    fn toasts_ui(&mut self, ctx: &egui::Context) {
+        let now = Instant::now();
+        self.toasts.retain(|t| t.until > now);
+        if self.toasts.is_empty() {
+            return;
+        }
+        egui::Area::new(egui::Id::unique("limner-toasts"))
+            .anchor(egui::Align2::RIGHT_BOTTOM, egui::vec2(-12.0, -12.0))
+            .show(ctx, |ui| {
+                for t in &self.toasts {
+                    let color = if t.is_error {
+                        egui::Color32::from_rgb(200, 60, 60)
+                    } else {
+                        egui::Color32::from_rgb(60, 120, 200)
+                    };
+                    egui::Frame::popup(ui.style()).fill(color).show(ui, |ui| {
+                        ui.colored_label(egui::Color32::WHITE, &t.text);
+                    });
+                }
+            });
+        ctx.request_repaint_after(Duration::from_millis(500));
+    }
+}
+
+/// Global shortcuts (tool shortcuts come from [`Tool`]).
+pub const SHORTCUTS: &[(&str, &str)] = &[
+    ("D / PageDown", "next image"),
+    ("A / PageUp", "previous image"),
+    ("1 … 9", "pick class"),
+    ("Ctrl+Z", "undo"),
+    ("Ctrl+Shift+Z / Ctrl+Y", "redo"),
+    ("Wheel, + / -", "zoom about the cursor"),
+    ("Space-drag / middle-drag", "pan"),
+    ("F", "fit image"),
+    ("0", "1:1"),
+    ("Enter", "close polygon"),
+    ("Backspace", "remove last vertex"),
+    ("Esc", "cancel drawing"),
+    ("Delete", "delete selected segment"),
+    ("?", "this help"),
+];
+
+const ALL_STATUSES: [ImageStatus; 5] = [
+    ImageStatus::Todo,
+    ImageStatus::InProgress,
+    ImageStatus::Done,
+    ImageStatus::Reviewed,
+    ImageStatus::Rejected,
+];
+
+fn status_label(s: ImageStatus) -> &'static str {
+    match s {
+        ImageStatus::Todo => "todo",
+        ImageStatus::InProgress => "in progress",
+        ImageStatus::Done => "done",
+        ImageStatus::Reviewed => "reviewed",
+        ImageStatus::Rejected => "rejected",
+    }
+}
+
+impl eframe::App for LimnerApp {
+    fn logic(&mut self, ctx: &egui::Context, _frame: &mut eframe::Frame) {
+        if let Some(decoded) = self.loader.poll() {
+            match decoded {
+                DecodedImage {
+                    path,
+                    image: Ok(img),
+                } if path == self.project.image_path(&self.images[self.current]) => {
+                    self.canvas.set_image(ctx, img);
+                }
+                DecodedImage { image: Err(e), .. } => self.toast_error(e),
+                _ => {}
+            }
+        }
+        if let Some(s) = self.session.as_mut() {
+            s.autosave(&self.project, false);
+            if let Some(due) = s.autosave_due_in() {
+                ctx.request_repaint_after(due + Duration::from_millis(10));
+            }
+        }
+        if ctx.input(|i| i.viewport().close_requested()) {
+            self.flush();
+        }
+    }
+
+    fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
+        let ctx = ui.ctx().clone();
+        self.handle_shortcuts(&ctx);
+        egui::Panel::top("toolbar").show(ui, |ui| self.toolbar_ui(ui));
+        egui::Panel::left("images")
+            .default_size(220.0)
+            .show(ui, |ui| self.image_list_ui(ui));
+        egui::Panel::right("classes")
+            .default_size(280.0)
+            .show(ui, |ui| self.side_panel_ui(ui));
+        egui::CentralPanel::default().show(ui, |ui| {
+            let active_class = self.active_class;
+            let (edits, messages) = self.canvas.ui(
+                ui,
+                self.session.as_ref(),
+                &self.project.ontology,
+                active_class,
+                self.loader.is_busy(),
+            );
+            for e in edits {
+                self.apply_edit(e);
+            }
+            for m in messages {
+                self.toast(m);
+            }
+        });
+        self.help_ui(&ctx);
+        self.toasts_ui(&ctx);
+    }
+
+    fn on_exit(&mut self, _gl: Option<&eframe::glow::Context>) {
+        self.flush();
+    }
+}

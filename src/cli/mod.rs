@@ -1,0 +1,218 @@
+//! The `limner` command line: each subcommand maps to core calls, nothing more.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::core::formats::{self, Format};
+use crate::core::project::{Project, SETTINGS_FILE};
+
+/// Limner: pixel-accurate image segmentation labeling.
+#[derive(Debug, Parser)]
+#[command(name = "limner", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Open the app on a project or a plain folder of images (the demo project when no folder is given).
+    Open {
+        /// Project folder or folder of images.
+        dir: Option<PathBuf>,
+    },
+    /// Convert a dataset from one format to another.
+    Convert {
+        #[arg(long, value_enum)]
+        from: Format,
+        /// Input: a project folder, or a COCO panoptic JSON (PNGs in the folder named by its stem).
+        #[arg(long)]
+        input: PathBuf,
+        /// Folder with the source images, when not beside the input.
+        #[arg(long)]
+        images: Option<PathBuf>,
+        #[arg(long, value_enum)]
+        to: Format,
+        /// Output: a project folder, or a COCO panoptic JSON path.
+        #[arg(long)]
+        output: PathBuf,
+    },
+    /// Check a project folder or a COCO panoptic JSON; report every problem, exit 1 on any.
+    Validate { path: PathBuf },
+    /// Benchmarks.
+    #[command(subcommand)]
+    Bench(BenchCommand),
+}
+
+/// `limner bench ...`
+#[derive(Debug, Subcommand)]
+pub enum BenchCommand {
+    /// Clicks to reach IoU 0.85 / 0.90 with the standard click simulation.
+    Noc {
+        /// Folder of images.
+        #[arg(long)]
+        images: PathBuf,
+        /// Folder of binary masks named `<image stem>__<k>.png` (or `<image stem>.png`).
+        #[arg(long)]
+        masks: PathBuf,
+        #[arg(long, default_value_t = 20)]
+        max_clicks: usize,
+        /// Model config (default: the shipped models/limner-click-v1.json).
+        #[arg(long)]
+        model: Option<PathBuf>,
+        /// Evaluate only the first N objects.
+        #[arg(long)]
+        limit: Option<usize>,
+        /// Also write per-object results and the summary as JSON.
+        #[arg(long)]
+        json: Option<PathBuf>,
+    },
+}
+
+/// Runs the parsed command line.
+pub fn run(cli: Cli) -> ExitCode {
+    match cli.command {
+        None => crate::app::run(None),
+        Some(Command::Open { dir }) => crate::app::run(dir),
+        Some(Command::Convert {
+            from,
+            input,
+            images,
+            to,
+            output,
+        }) => report(convert(from, &input, images.as_deref(), to, &output)),
+        Some(Command::Validate { path }) => validate(&path),
+        Some(Command::Bench(BenchCommand::Noc {
+            images,
+            masks,
+            max_clicks,
+            model,
+            limit,
+            json,
+        })) => report(bench_noc(&images, &masks, max_clicks, model, limit, json)),
+    }
+}
+
+fn report(r: anyhow::Result<()>) -> ExitCode {
+    match r {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn convert(
+    from: Format,
+    input: &std::path::Path,
+    images: Option<&std::path::Path>,
+    to: Format,
+    output: &std::path::Path,
+) -> anyhow::Result<()> {
+    let data = formats::read(from, input, images)?;
+    let r = formats::write(to, data, output)?;
+    for w in &r.warnings {
+        eprintln!("warning: {w}");
+    }
+    println!(
+        "wrote {} image(s), {} segment(s) to {}",
+        r.images,
+        r.segments,
+        output.display()
+    );
+    Ok(())
+}
+
+fn validate(path: &std::path::Path) -> ExitCode {
+    let problems = if path.is_dir() {
+        if !path.join(SETTINGS_FILE).exists() {
+            vec![crate::core::error::Error::invalid(
+                path,
+                SETTINGS_FILE,
+                "not a Limner project (no limner.json)",
+            )]
+        } else {
+            match Project::open(path) {
+                Ok(p) => p.validate(),
+                Err(e) => vec![e],
+            }
+        }
+    } else {
+        formats::coco_panoptic::check(path, None).1
+    };
+    for p in &problems {
+        println!("{p}");
+    }
+    if problems.is_empty() {
+        println!("{}: ok", path.display());
+        ExitCode::SUCCESS
+    } else {
+        println!("{} problem(s) found", problems.len());
+        ExitCode::FAILURE
+    }
+}
+
+fn bench_noc(
+    images: &std::path::Path,
+    masks: &std::path::Path,
+    max_clicks: usize,
+    model: Option<PathBuf>,
+    limit: Option<usize>,
+    json: Option<PathBuf>,
+) -> anyhow::Result<()> {
+    use crate::model::{self, noc};
+    let config = model
+        .or_else(model::config::default_model_config)
+        .ok_or_else(|| {
+            anyhow::anyhow!("no model config found; pass --model models/limner-click-v1.json")
+        })?;
+    let mut predictor = model::load_predictor(&config)?;
+    let mut pairs = noc::eval_pairs(images, masks).map_err(anyhow::Error::msg)?;
+    if let Some(n) = limit {
+        pairs.truncate(n);
+    }
+    anyhow::ensure!(!pairs.is_empty(), "no masks found in {}", masks.display());
+    let mut runs = Vec::new();
+    let mut current: Option<(PathBuf, image::RgbImage)> = None;
+    for (img_path, mask_path) in &pairs {
+        if current.as_ref().is_none_or(|(p, _)| p != img_path) {
+            current = Some((img_path.clone(), crate::core::io::read_rgb_image(img_path)?));
+        }
+        let image = &current.as_ref().map(|c| &c.1).expect("loaded above");
+        let gt = noc::read_mask(mask_path).map_err(anyhow::Error::msg)?;
+        anyhow::ensure!(
+            gt.width == image.width() && gt.height == image.height(),
+            "{}: mask size differs from {}",
+            mask_path.display(),
+            img_path.display()
+        );
+        let name = mask_path
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let run = noc::run_object(predictor.as_mut(), image, &gt, max_clicks, &name)?;
+        eprintln!(
+            "{name}: IoU@1 {:.3}, NoC@90 {}",
+            run.ious.first().copied().unwrap_or(0.0),
+            run.noc(0.90, max_clicks)
+        );
+        runs.push(run);
+    }
+    let s = noc::summarize(&runs, max_clicks);
+    println!("model            {}", config.display());
+    println!("objects          {}", s.objects);
+    println!("NoC@85           {:.2}", s.noc85);
+    println!("NoC@90           {:.2}", s.noc90);
+    println!("mIoU@1           {:.3}", s.miou_at_1);
+    println!("ms/click median  {:.1}", s.ms_per_click_median);
+    println!("ms/click mean    {:.1}", s.ms_per_click_mean);
+    if let Some(path) = json {
+        let v = serde_json::json!({"summary": s, "objects": runs, "max_clicks": max_clicks});
+        crate::core::io::write_json_atomic(&path, &v)?;
+    }
+    Ok(())
+}

@@ -1,0 +1,372 @@
+//! The per-image document: segments with stable ids, and their resolution into one
+//! non-overlapping label map.
+//!
+//! Resolution rule: segments are painted in ascending `(z, id)` order and a later paint
+//! wins, so the higher z wins and, at equal z, the higher id (the newer segment) wins.
+//! The resolved [`LabelMap`] is what the app shows and what every export writes.
+
+use std::collections::HashSet;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use super::error::{Error, Result};
+use super::geometry::{BitMask, PolygonWithHoles, scan_polygons};
+use super::labelmap::LabelMap;
+use super::ontology::Ontology;
+
+/// Schema tag written in every annotation file.
+pub const ANNOTATION_SCHEMA: &str = "limner-annotation/1";
+
+/// Where a segment came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Source {
+    #[default]
+    Manual,
+    Polygon,
+    Brush,
+    Model,
+    Import,
+}
+
+/// Review state of one segment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum ReviewState {
+    #[default]
+    Unreviewed,
+    Accepted,
+    NeedsFix,
+}
+
+/// Work status of one image.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, Hash)]
+#[serde(rename_all = "snake_case")]
+pub enum ImageStatus {
+    #[default]
+    Todo,
+    InProgress,
+    Done,
+    Reviewed,
+    Rejected,
+}
+
+/// A free-text comment, optionally pinned to a point of the image.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Comment {
+    pub text: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub author: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub at: Option<[f64; 2]>,
+}
+
+/// A segment's shape: polygons with holes, or a bitmap mask as COCO compressed RLE
+/// (column-major, same size as the image).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Geometry {
+    Polygons { polygons: Vec<PolygonWithHoles> },
+    Rle { counts: String },
+}
+
+impl Geometry {
+    /// A mask geometry from a bitmap.
+    pub fn from_mask(mask: &BitMask) -> Geometry {
+        Geometry::Rle {
+            counts: mask.to_coco_rle(),
+        }
+    }
+
+    /// Rasterizes to a mask of the image's size.
+    pub fn to_mask(&self, width: u32, height: u32) -> Result<BitMask, String> {
+        match self {
+            Geometry::Polygons { polygons } => {
+                Ok(super::geometry::rasterize_polygons(polygons, width, height))
+            }
+            Geometry::Rle { counts } => BitMask::from_coco_rle(counts, width, height),
+        }
+    }
+}
+
+/// One labeled region.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Segment {
+    /// Stable id, unique within the image, >= 1. Exports map it to format ids.
+    pub id: u32,
+    pub category_id: u32,
+    pub geometry: Geometry,
+    #[serde(default)]
+    pub z: i32,
+    #[serde(default)]
+    pub iscrowd: bool,
+    #[serde(default)]
+    pub source: Source,
+    #[serde(default)]
+    pub review: ReviewState,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub comments: Vec<Comment>,
+}
+
+/// Which image a document describes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ImageRef {
+    /// Path relative to the project's images folder, '/'-separated.
+    pub file_name: String,
+    pub width: u32,
+    pub height: u32,
+    /// Id used in COCO exports; kept stable once assigned.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub coco_id: Option<u64>,
+}
+
+/// Everything annotated on one image (one `annotations/<image>.json` file).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ImageDocument {
+    pub schema: String,
+    pub image: ImageRef,
+    #[serde(default)]
+    pub status: ImageStatus,
+    #[serde(default)]
+    pub segments: Vec<Segment>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub comments: Vec<Comment>,
+}
+
+impl ImageDocument {
+    /// An empty document for an image.
+    pub fn new(file_name: &str, width: u32, height: u32) -> Self {
+        ImageDocument {
+            schema: ANNOTATION_SCHEMA.into(),
+            image: ImageRef {
+                file_name: file_name.into(),
+                width,
+                height,
+                coco_id: None,
+            },
+            status: ImageStatus::Todo,
+            segments: Vec::new(),
+            comments: Vec::new(),
+        }
+    }
+
+    /// The id the next new segment gets (ids are never reused within a live document).
+    pub fn next_segment_id(&self) -> u32 {
+        self.segments.iter().map(|s| s.id).max().unwrap_or(0) + 1
+    }
+
+    /// The segment with `id`.
+    pub fn segment(&self, id: u32) -> Option<&Segment> {
+        self.segments.iter().find(|s| s.id == id)
+    }
+
+    /// Mutable access to the segment with `id`.
+    pub fn segment_mut(&mut self, id: u32) -> Option<&mut Segment> {
+        self.segments.iter_mut().find(|s| s.id == id)
+    }
+
+    /// Resolves overlaps into one label map (see the module docs for the rule).
+    /// Segments whose geometry cannot be decoded are skipped; [`Self::validate`]
+    /// reports them.
+    pub fn resolve(&self) -> LabelMap {
+        let (w, h) = (self.image.width, self.image.height);
+        let mut map = LabelMap::new(w, h);
+        let mut order: Vec<&Segment> = self.segments.iter().collect();
+        order.sort_by_key(|s| (s.z, s.id));
+        let wu = w as usize;
+        for s in order {
+            match &s.geometry {
+                Geometry::Polygons { polygons } => scan_polygons(polygons, w, h, |r, x0, x1| {
+                    let row = r as usize * wu;
+                    map.ids[row + x0 as usize..row + x1 as usize].fill(s.id);
+                }),
+                Geometry::Rle { counts } => {
+                    if let Ok(rle) = hotcoco::mask::rle_from_string(counts, h, w)
+                        && super::geometry::check_rle_size(&rle.counts, w, h).is_ok()
+                    {
+                        paint_rle(&mut map, &rle.counts, s.id);
+                    }
+                }
+            }
+        }
+        map
+    }
+
+    /// Checks the document against the rules and the ontology; returns every problem
+    /// found (empty = valid). `origin` names the file in messages.
+    pub fn validate(&self, ontology: &Ontology, origin: &Path) -> Vec<Error> {
+        let mut out = Vec::new();
+        if self.schema != ANNOTATION_SCHEMA {
+            out.push(Error::invalid(
+                origin,
+                "schema",
+                format!(
+                    "unsupported schema {:?}, expected {ANNOTATION_SCHEMA:?}",
+                    self.schema
+                ),
+            ));
+        }
+        if let Err(e) =
+            super::io::safe_relative_path(&self.image.file_name, origin, "image.file_name")
+        {
+            out.push(e);
+        }
+        if self.image.width == 0 || self.image.height == 0 {
+            out.push(Error::invalid(
+                origin,
+                "image.width",
+                "image size must be positive",
+            ));
+        }
+        let mut ids = HashSet::new();
+        for (i, s) in self.segments.iter().enumerate() {
+            let f = |name: &str| format!("segments[{i}].{name}");
+            if s.id == 0 {
+                out.push(Error::invalid(
+                    origin,
+                    f("id"),
+                    "segment id 0 is reserved for void",
+                ));
+            }
+            if !ids.insert(s.id) {
+                out.push(Error::invalid(
+                    origin,
+                    f("id"),
+                    format!("duplicate segment id {}", s.id),
+                ));
+            }
+            match ontology.get(s.category_id) {
+                None => out.push(Error::invalid(
+                    origin,
+                    f("category_id"),
+                    format!("unknown category id {}", s.category_id),
+                )),
+                Some(c) if c.retired => out.push(Error::invalid(
+                    origin,
+                    f("category_id"),
+                    format!("category {} ({:?}) is retired", c.id, c.name),
+                )),
+                Some(_) => {}
+            }
+            match &s.geometry {
+                Geometry::Polygons { polygons } => {
+                    for (j, p) in polygons.iter().enumerate() {
+                        for (k, ring) in p.rings().enumerate() {
+                            if ring.iter().any(|v| !v[0].is_finite() || !v[1].is_finite()) {
+                                out.push(Error::invalid(
+                                    origin,
+                                    format!("segments[{i}].geometry.polygons[{j}]"),
+                                    format!("ring {k} has a non-finite vertex"),
+                                ));
+                            }
+                        }
+                    }
+                }
+                Geometry::Rle { counts } => {
+                    if let Err(e) =
+                        BitMask::from_coco_rle(counts, self.image.width, self.image.height)
+                    {
+                        out.push(Error::invalid(
+                            origin,
+                            format!("segments[{i}].geometry.counts"),
+                            e,
+                        ));
+                    }
+                }
+            }
+        }
+        out
+    }
+}
+
+/// Paints a column-major RLE (runs alternate 0/1, starting with 0) into a row-major map.
+fn paint_rle(map: &mut LabelMap, counts: &[u32], id: u32) {
+    let (w, h) = (map.width as usize, map.height as usize);
+    let mut pos = 0usize;
+    for (k, &n) in counts.iter().enumerate() {
+        let n = n as usize;
+        if k % 2 == 1 {
+            for p in pos..pos + n {
+                let (x, y) = (p / h, p % h);
+                map.ids[y * w + x] = id;
+            }
+        }
+        pos += n;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::geometry::PolygonWithHoles;
+    use crate::core::ontology::Color;
+
+    fn square(id: u32, z: i32, x: f64) -> Segment {
+        Segment {
+            id,
+            category_id: 1,
+            geometry: Geometry::Polygons {
+                polygons: vec![PolygonWithHoles {
+                    outer: vec![[x, 0.0], [x + 4.0, 0.0], [x + 4.0, 4.0], [x, 4.0]],
+                    holes: vec![],
+                }],
+            },
+            z,
+            iscrowd: false,
+            source: Source::Polygon,
+            review: ReviewState::Unreviewed,
+            comments: vec![],
+        }
+    }
+
+    #[test]
+    fn higher_z_wins_then_higher_id() {
+        let mut d = ImageDocument::new("a.png", 8, 4);
+        d.segments = vec![square(1, 5, 0.0), square(2, 0, 2.0)];
+        let m = d.resolve();
+        assert_eq!(m.ids[2], 1, "z=5 beats z=0 where they overlap");
+        assert_eq!(m.ids[5], 2);
+        d.segments[0].z = 0;
+        assert_eq!(d.resolve().ids[2], 2, "equal z: the higher id wins");
+    }
+
+    #[test]
+    fn rle_and_polygon_resolve_identically() {
+        let mut d = ImageDocument::new("a.png", 8, 4);
+        d.segments = vec![square(1, 0, 1.0)];
+        let poly_map = d.resolve();
+        let mask = d.segments[0].geometry.to_mask(8, 4).unwrap();
+        d.segments[0].geometry = Geometry::from_mask(&mask);
+        assert_eq!(d.resolve(), poly_map);
+    }
+
+    #[test]
+    fn validation_reports_duplicates_and_unknown_classes() {
+        let mut o = Ontology::default();
+        o.add("a", Color([0, 0, 0]), true).unwrap();
+        let mut d = ImageDocument::new("a.png", 8, 4);
+        let mut s3 = square(1, 0, 0.0);
+        s3.category_id = 9;
+        d.segments = vec![square(1, 0, 0.0), s3];
+        let errs: Vec<String> = d
+            .validate(&o, Path::new("x.json"))
+            .iter()
+            .map(|e| e.to_string())
+            .collect();
+        assert!(
+            errs.iter()
+                .any(|e| e.contains("segments[1].id") && e.contains("duplicate")),
+            "{errs:?}"
+        );
+        assert!(
+            errs.iter()
+                .any(|e| e.contains("segments[1].category_id") && e.contains("unknown")),
+            "{errs:?}"
+        );
+    }
+}

@@ -1,0 +1,133 @@
+//! Dataset formats. Every format reads into a [`Dataset`] (ontology + documents +
+//! where the images are) and writes from one, so any input converts to any output.
+
+pub mod coco_panoptic;
+
+use std::path::{Path, PathBuf};
+
+use rayon::prelude::*;
+
+use super::document::ImageDocument;
+use super::error::{Error, Result};
+use super::ontology::Ontology;
+use super::project::Project;
+
+/// Formats `limner convert` knows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// A Limner project folder.
+    Project,
+    /// COCO panoptic JSON + PNG folder beside it.
+    CocoPanoptic,
+}
+
+/// Format-neutral dataset in memory.
+pub struct Dataset {
+    pub ontology: Ontology,
+    pub documents: Vec<ImageDocument>,
+    /// Folder the documents' `file_name`s are relative to.
+    pub images_dir: PathBuf,
+    pub name: String,
+}
+
+/// What a write did, for the user.
+#[derive(Debug, Default)]
+pub struct WriteReport {
+    pub images: usize,
+    pub segments: usize,
+    pub warnings: Vec<String>,
+}
+
+/// Reads `input` in `format`. `images` overrides where the images are.
+pub fn read(format: Format, input: &Path, images: Option<&Path>) -> Result<Dataset> {
+    match format {
+        Format::Project => {
+            if !input.join(super::project::SETTINGS_FILE).exists() {
+                return Err(Error::invalid(
+                    input,
+                    super::project::SETTINGS_FILE,
+                    "not a Limner project (no limner.json)",
+                ));
+            }
+            let p = Project::open(input)?;
+            let (names, _) = p.list_images()?;
+            let mut by_name = p.load_all_documents()?;
+            let mut documents: Vec<ImageDocument> = names
+                .iter()
+                .map(|n| {
+                    by_name
+                        .remove(n)
+                        .map(Ok)
+                        .unwrap_or_else(|| p.load_document(n))
+                })
+                .collect::<Result<_>>()?;
+            documents.extend(by_name.into_values());
+            Ok(Dataset {
+                ontology: p.ontology.clone(),
+                documents,
+                images_dir: images
+                    .map(Path::to_path_buf)
+                    .unwrap_or_else(|| p.images_dir()),
+                name: p.settings.name.clone(),
+            })
+        }
+        Format::CocoPanoptic => {
+            let d = coco_panoptic::read(input, None)?;
+            let json_dir = input
+                .parent()
+                .filter(|p| !p.as_os_str().is_empty())
+                .unwrap_or(Path::new("."));
+            let images_dir = match images {
+                Some(d) => d.to_path_buf(),
+                None if json_dir.join("images").is_dir() => json_dir.join("images"),
+                None => json_dir.to_path_buf(),
+            };
+            Ok(Dataset {
+                ontology: d.ontology,
+                documents: d.documents,
+                images_dir,
+                name: input
+                    .file_stem()
+                    .map(|s| s.to_string_lossy().into_owned())
+                    .unwrap_or_default(),
+            })
+        }
+    }
+}
+
+/// Writes `data` as `format` at `output`.
+pub fn write(format: Format, data: Dataset, output: &Path) -> Result<WriteReport> {
+    match format {
+        Format::Project => {
+            std::fs::create_dir_all(output).map_err(|e| Error::io(output, e))?;
+            let images_abs = data
+                .images_dir
+                .canonicalize()
+                .map_err(|e| Error::io(&data.images_dir, e))?;
+            let out_abs = output.canonicalize().map_err(|e| Error::io(output, e))?;
+            let rel = pathdiff::diff_paths(&images_abs, &out_abs).unwrap_or(images_abs);
+            let rel = match rel.to_string_lossy().replace('\\', "/") {
+                s if s.is_empty() => ".".to_string(),
+                s => s,
+            };
+            let project = Project::create(output, &data.name, &rel, data.ontology)?;
+            data.documents
+                .par_iter()
+                .map(|d| project.save_document(d))
+                .collect::<Result<Vec<()>>>()?;
+            Ok(WriteReport {
+                images: data.documents.len(),
+                segments: data.documents.iter().map(|d| d.segments.len()).sum(),
+                warnings: Vec::new(),
+            })
+        }
+        Format::CocoPanoptic => {
+            let r = coco_panoptic::export_documents(data.documents, &data.ontology, output)?;
+            Ok(WriteReport {
+                images: r.images,
+                segments: r.segments,
+                warnings: r.warnings,
+            })
+        }
+    }
+}

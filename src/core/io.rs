@@ -1,0 +1,218 @@
+//! File I/O rules shared by every reader and writer: atomic writes, JSON with
+//! field-naming errors, path safety, and image decoding with size limits.
+
+use std::io::Write;
+use std::path::{Component, Path, PathBuf};
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use super::error::{Error, Result};
+
+/// Largest accepted image side, in pixels.
+pub const MAX_IMAGE_SIDE: u32 = 65_535;
+/// Largest accepted image area, in pixels (a decompression-bomb guard: 500 MP is about
+/// 2 GB as RGBA). A 20 000 x 12 000 image (240 MP) is accepted; 100 000 x 100 000 is not.
+pub const MAX_IMAGE_PIXELS: u64 = 500_000_000;
+
+/// Writes `bytes` to `path` atomically: a temporary file in the same folder is written,
+/// fsynced and renamed over `path`, then the folder is fsynced. A crash leaves either
+/// the old file or the new one, never a truncated one.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".limner-tmp-")
+        .tempfile_in(dir)
+        .map_err(|e| Error::io(dir, e))?;
+    tmp.write_all(bytes).map_err(|e| Error::io(tmp.path(), e))?;
+    tmp.as_file()
+        .sync_all()
+        .map_err(|e| Error::io(tmp.path(), e))?;
+    tmp.persist(path).map_err(|e| Error::io(path, e.error))?;
+    // Make the rename itself durable. Not every platform can open a folder for fsync.
+    if let Ok(d) = std::fs::File::open(dir) {
+        let _ = d.sync_all();
+    }
+    Ok(())
+}
+
+/// Serializes `value` as pretty JSON (newline-terminated) and writes it atomically.
+pub fn write_json_atomic<T: Serialize>(path: &Path, value: &T) -> Result<()> {
+    let mut bytes = serde_json::to_vec_pretty(value).map_err(|e| Error::Json {
+        path: path.to_path_buf(),
+        field: String::new(),
+        message: e.to_string(),
+    })?;
+    bytes.push(b'\n');
+    write_atomic(path, &bytes)
+}
+
+/// Parses JSON bytes; a schema error names the field path (`segments[2].geometry`).
+pub fn parse_json<T: DeserializeOwned>(path: &Path, bytes: &[u8]) -> Result<T> {
+    let de = &mut serde_json::Deserializer::from_slice(bytes);
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let field = e.path().to_string();
+        Error::Json {
+            path: path.to_path_buf(),
+            field: if field == "." { "(root)".into() } else { field },
+            message: e.into_inner().to_string(),
+        }
+    })
+}
+
+/// Reads and parses a JSON file.
+pub fn read_json<T: DeserializeOwned>(path: &Path) -> Result<T> {
+    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    parse_json(path, &bytes)
+}
+
+/// Checks that `rel` (a `file_name` read from a file) is a plain relative path that
+/// stays inside its root: no `..`, no absolute path, no drive prefix, not empty.
+/// `origin` and `field` name where the value came from, for the error.
+pub fn safe_relative_path(rel: &str, origin: &Path, field: &str) -> Result<PathBuf> {
+    let bad = |why: &str| Error::invalid(origin, field, format!("unsafe path {rel:?}: {why}"));
+    if rel.is_empty() {
+        return Err(bad("empty"));
+    }
+    if rel.contains('\\') {
+        return Err(bad("backslashes are not allowed; use '/'"));
+    }
+    let p = Path::new(rel);
+    let mut out = PathBuf::new();
+    for c in p.components() {
+        match c {
+            Component::Normal(s) => out.push(s),
+            Component::CurDir => {}
+            Component::ParentDir => return Err(bad("'..' would leave the root folder")),
+            Component::RootDir | Component::Prefix(_) => {
+                return Err(bad("absolute paths are not allowed"));
+            }
+        }
+    }
+    if out.as_os_str().is_empty() {
+        return Err(bad("names no file"));
+    }
+    Ok(out)
+}
+
+/// A decoded RGB image.
+pub type RgbImage = image::RgbImage;
+
+/// Reads an image's size from its header without decoding it, refusing images over
+/// [`MAX_IMAGE_SIDE`] or [`MAX_IMAGE_PIXELS`].
+pub fn image_dimensions(path: &Path) -> Result<(u32, u32)> {
+    let reader = image::ImageReader::open(path)
+        .map_err(|e| Error::io(path, e))?
+        .with_guessed_format()
+        .map_err(|e| Error::io(path, e))?;
+    let (w, h) = reader
+        .into_dimensions()
+        .map_err(|e| Error::image(path, e.to_string()))?;
+    check_image_size(path, w, h)?;
+    Ok((w, h))
+}
+
+fn check_image_size(path: &Path, w: u32, h: u32) -> Result<()> {
+    if w == 0 || h == 0 {
+        return Err(Error::image(path, format!("empty image ({w} x {h})")));
+    }
+    if w > MAX_IMAGE_SIDE || h > MAX_IMAGE_SIDE || u64::from(w) * u64::from(h) > MAX_IMAGE_PIXELS {
+        return Err(Error::image(
+            path,
+            format!(
+                "{w} x {h} px exceeds the limit ({MAX_IMAGE_SIDE} px per side, {MAX_IMAGE_PIXELS} px in all)"
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Decodes an image as 8-bit RGB, with the size limits checked before any pixel
+/// memory is allocated.
+pub fn read_rgb_image(path: &Path) -> Result<RgbImage> {
+    image_dimensions(path)?;
+    let mut reader = image::ImageReader::open(path)
+        .map_err(|e| Error::io(path, e))?
+        .with_guessed_format()
+        .map_err(|e| Error::io(path, e))?;
+    let mut limits = image::Limits::default();
+    limits.max_image_width = Some(MAX_IMAGE_SIDE);
+    limits.max_image_height = Some(MAX_IMAGE_SIDE);
+    limits.max_alloc = Some(MAX_IMAGE_PIXELS * 4);
+    reader.limits(limits);
+    let img = reader
+        .decode()
+        .map_err(|e| Error::image(path, e.to_string()))?;
+    Ok(img.to_rgb8())
+}
+
+/// Image file extensions Limner lists when it scans a folder.
+pub const IMAGE_EXTENSIONS: &[&str] = &["jpg", "jpeg", "png", "bmp", "tif", "tiff", "webp"];
+
+/// True when `path` has one of [`IMAGE_EXTENSIONS`] (case-insensitive).
+pub fn is_image_file(path: &Path) -> bool {
+    path.extension()
+        .and_then(|e| e.to_str())
+        .map(|e| IMAGE_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
+        .unwrap_or(false)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn atomic_write_replaces_whole_file_and_leaves_no_temp() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("a.json");
+        write_atomic(&p, b"first version, long").unwrap();
+        write_atomic(&p, b"second").unwrap();
+        assert_eq!(std::fs::read(&p).unwrap(), b"second");
+        let names: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+        assert_eq!(names.len(), 1, "temp files must not be left behind");
+    }
+
+    #[test]
+    fn unsafe_paths_are_refused() {
+        let o = Path::new("x.json");
+        for bad in [
+            "../a.png",
+            "a/../../b.png",
+            "/etc/passwd",
+            "",
+            "a\\..\\b",
+            ".",
+        ] {
+            assert!(safe_relative_path(bad, o, "file_name").is_err(), "{bad}");
+        }
+        assert_eq!(
+            safe_relative_path("./sub/a.png", o, "f").unwrap(),
+            PathBuf::from("sub/a.png")
+        );
+    }
+
+    #[test]
+    fn json_errors_name_the_field() {
+        #[derive(serde::Deserialize, Debug)]
+        #[allow(dead_code)]
+        struct Inner {
+            id: u32,
+        }
+        #[derive(serde::Deserialize, Debug)]
+        #[allow(dead_code)]
+        struct Outer {
+            items: Vec<Inner>,
+        }
+        let err = parse_json::<Outer>(Path::new("f.json"), br#"{"items":[{"id":1},{"id":"x"}]}"#)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("f.json") && err.contains("items[1].id"),
+            "{err}"
+        );
+    }
+}

@@ -1,0 +1,21 @@
+//! The core: no GUI types. The CLI, the tests and the app all use it.
+//!
+//! | module | what lives there |
+//! |---|---|
+//! | [`error`] | the one error type: file + field + message |
+//! | [`io`] | atomic writes, JSON with field paths, path safety, image limits |
+//! | [`geometry`] | pixel convention, polygon fill rule, bit masks, COCO RLE |
+//! | [`document`] | per-image segments and overlap resolution |
+//! | [`labelmap`] | the resolved label map and its panoptic PNG encoding |
+//! | [`ontology`] | the lean ontology file: stable ids, retire, merge |
+//! | [`project`] | the project folder on disk |
+//! | [`formats`] | COCO panoptic import / export |
+
+pub mod document;
+pub mod error;
+pub mod formats;
+pub mod geometry;
+pub mod io;
+pub mod labelmap;
+pub mod ontology;
+pub mod project;

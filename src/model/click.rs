@@ -1,0 +1,503 @@
+//! The `limner-click` backend: Limner's own click / scribble / box model.
+//!
+//! Contract `limner-click/1` (see `models/README.md`): inputs `image` f32 [1,3,H,W]
+//! (RGB in [0,1], normalized by the config's mean/std) and `guidance` f32 [1,4,H,W]
+//! (positive prompts, negative prompts, previous-mask probability, box inside); output
+//! `logits` f32 [1,1,H,W]; H and W padded (bottom/right, zeros) to a multiple of 32.
+//!
+//! Zoom-in: the first prompt on an empty mask runs on the whole image; later prompts
+//! run on a crop around the current mask and the prompts (expanded 1.4x, at least 200
+//! px), so the cost per click does not grow with image size. The crop is resized so its
+//! long side equals the config's `long_side`, and the result is pasted back.
+
+use std::path::Path;
+
+use image::RgbImage;
+use ort::session::Session;
+use ort::value::TensorRef;
+
+use super::config::ModelConfig;
+use super::prompt::{PromptKind, Prompts};
+use super::{MaskPredictor, ModelError, Prediction, runtime};
+use crate::core::geometry::BitMask;
+
+/// The contract this backend implements.
+pub const CONTRACT: &str = "limner-click/1";
+/// Crop expansion around the mask and prompts.
+pub const CROP_EXPAND: f32 = 1.4;
+/// Smallest crop side, in image pixels.
+pub const MIN_CROP: f32 = 200.0;
+
+/// The embedded model, loaded in an ONNX Runtime session.
+pub struct ClickPredictor {
+    session: Session,
+    config: ModelConfig,
+}
+
+/// A crop of the image in image pixels and its scale to model pixels.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct CropPlan {
+    pub x0: u32,
+    pub y0: u32,
+    pub w: u32,
+    pub h: u32,
+    /// Model pixels per image pixel.
+    pub scale: f32,
+    /// Resized crop size (before padding).
+    pub model_w: u32,
+    pub model_h: u32,
+    /// Padded input size.
+    pub input_w: u32,
+    pub input_h: u32,
+}
+
+impl ClickPredictor {
+    /// Loads the model of `config` (ONNX Runtime is located or fetched on first use).
+    pub fn load(config: &ModelConfig, config_path: &Path) -> Result<Self, ModelError> {
+        if config.contract != CONTRACT {
+            return Err(ModelError::Config {
+                path: config_path.display().to_string(),
+                message: format!(
+                    "field `contract`: {:?} is not {CONTRACT:?}",
+                    config.contract
+                ),
+            });
+        }
+        let env = runtime::environment(true)?;
+        let model = config.model_path();
+        let inference = |e: String| ModelError::Inference(format!("{}: {e}", model.display()));
+        let session = Session::builder(env)
+            .map_err(|e| inference(e.to_string()))?
+            .with_intra_threads(2)
+            .map_err(|e| inference(e.to_string()))?
+            .with_inter_threads(1)
+            .map_err(|e| inference(e.to_string()))?
+            .commit_from_file(&model)
+            .map_err(|e| inference(e.to_string()))?;
+        Ok(ClickPredictor {
+            session,
+            config: config.clone(),
+        })
+    }
+
+    /// The config the model was loaded with.
+    pub fn config(&self) -> &ModelConfig {
+        &self.config
+    }
+}
+
+fn round_up(v: u32, m: u32) -> u32 {
+    v.div_ceil(m) * m
+}
+
+/// Chooses the crop for a prediction (see the module docs).
+pub fn plan_crop(
+    width: u32,
+    height: u32,
+    prompts: &Prompts,
+    threshold: f32,
+    config: &ModelConfig,
+) -> CropPlan {
+    let (fw, fh) = (width as f32, height as f32);
+    let mut region = prompts.bounds();
+    let mut has_mask = false;
+    if let Some(prev) = &prompts.previous
+        && let Some(b) = mask_bounds(prev, width, threshold)
+    {
+        has_mask = true;
+        region = Some(match region {
+            None => b,
+            Some(r) => [
+                r[0].min(b[0]),
+                r[1].min(b[1]),
+                r[2].max(b[2]),
+                r[3].max(b[3]),
+            ],
+        });
+    }
+    let (x0, y0, x1, y1) = match region {
+        Some(r) if has_mask || prompts.bbox.is_some() => {
+            let (cx, cy) = ((r[0] + r[2]) / 2.0, (r[1] + r[3]) / 2.0);
+            let side_w = ((r[2] - r[0]) * CROP_EXPAND).max(MIN_CROP).min(fw);
+            let side_h = ((r[3] - r[1]) * CROP_EXPAND).max(MIN_CROP).min(fh);
+            let x0 = (cx - side_w / 2.0).clamp(0.0, fw - side_w);
+            let y0 = (cy - side_h / 2.0).clamp(0.0, fh - side_h);
+            (
+                x0.floor(),
+                y0.floor(),
+                (x0 + side_w).ceil().min(fw),
+                (y0 + side_h).ceil().min(fh),
+            )
+        }
+        _ => (0.0, 0.0, fw, fh),
+    };
+    let (w, h) = ((x1 - x0).max(1.0) as u32, (y1 - y0).max(1.0) as u32);
+    let long = config
+        .input_size
+        .long_side
+        .clamp(config.input_size.min, config.input_size.max) as f32;
+    let scale = long / w.max(h) as f32;
+    let model_w = ((w as f32 * scale).round() as u32).max(1);
+    let model_h = ((h as f32 * scale).round() as u32).max(1);
+    let m = config.input_size.multiple.max(1);
+    let min = config.input_size.min;
+    CropPlan {
+        x0: x0 as u32,
+        y0: y0 as u32,
+        w,
+        h,
+        scale,
+        model_w,
+        model_h,
+        input_w: round_up(model_w.max(min), m),
+        input_h: round_up(model_h.max(min), m),
+    }
+}
+
+/// Bounds `[x0, y0, x1, y1]` of pixels above `threshold` in a row-major map.
+fn mask_bounds(prob: &[f32], width: u32, threshold: f32) -> Option<[f32; 4]> {
+    let w = width as usize;
+    let mut b: Option<[f32; 4]> = None;
+    for (i, &p) in prob.iter().enumerate() {
+        if p > threshold {
+            let (x, y) = ((i % w) as f32, (i / w) as f32);
+            b = Some(match b {
+                None => [x, y, x + 1.0, y + 1.0],
+                Some(b) => [
+                    b[0].min(x),
+                    b[1].min(y),
+                    b[2].max(x + 1.0),
+                    b[3].max(y + 1.0),
+                ],
+            });
+        }
+    }
+    b
+}
+
+/// Builds the `image` and `guidance` tensors for a crop.
+pub fn encode_inputs(
+    image: &RgbImage,
+    prompts: &Prompts,
+    plan: &CropPlan,
+    config: &ModelConfig,
+) -> (Vec<f32>, Vec<f32>) {
+    let (iw, ih) = (plan.input_w as usize, plan.input_h as usize);
+    let plane = iw * ih;
+    let crop = image::imageops::crop_imm(image, plan.x0, plan.y0, plan.w, plan.h).to_image();
+    let resized = image::imageops::resize(
+        &crop,
+        plan.model_w,
+        plan.model_h,
+        image::imageops::FilterType::Triangle,
+    );
+    let mut img = vec![0f32; 3 * plane];
+    let n = &config.normalization;
+    for (x, y, p) in resized.enumerate_pixels() {
+        let i = y as usize * iw + x as usize;
+        for c in 0..3 {
+            img[c * plane + i] = (f32::from(p[c]) / 255.0 - n.mean[c]) / n.std[c];
+        }
+    }
+    let mut guide = vec![0f32; 4 * plane];
+    let to_model = |x: f32, y: f32| {
+        (
+            (x - plan.x0 as f32) * plan.scale,
+            (y - plan.y0 as f32) * plan.scale,
+        )
+    };
+    let (mw, mh) = (plan.model_w as usize, plan.model_h as usize);
+    for c in &prompts.clicks {
+        let (mx, my) = to_model(c.x, c.y);
+        let ch = if c.positive { 0 } else { 1 };
+        paint_segment(
+            &mut guide[ch * plane..(ch + 1) * plane],
+            iw,
+            mw,
+            mh,
+            (mx, my),
+            (mx, my),
+            config.click_radius,
+        );
+    }
+    for s in &prompts.strokes {
+        let ch = if s.positive { 0 } else { 1 };
+        let pts: Vec<(f32, f32)> = s.points.iter().map(|p| to_model(p[0], p[1])).collect();
+        let pairs: Vec<((f32, f32), (f32, f32))> = match pts.len() {
+            0 => vec![],
+            1 => vec![(pts[0], pts[0])],
+            _ => pts.windows(2).map(|w| (w[0], w[1])).collect(),
+        };
+        for (a, b) in pairs {
+            paint_segment(
+                &mut guide[ch * plane..(ch + 1) * plane],
+                iw,
+                mw,
+                mh,
+                a,
+                b,
+                config.stroke_radius,
+            );
+        }
+    }
+    if let Some(prev) = &prompts.previous {
+        let w = image.width() as usize;
+        for y in 0..mh {
+            for x in 0..mw {
+                let sx = (plan.x0 as f32 + (x as f32 + 0.5) / plan.scale).floor() as usize;
+                let sy = (plan.y0 as f32 + (y as f32 + 0.5) / plan.scale).floor() as usize;
+                let sx = sx.min(image.width() as usize - 1);
+                let sy = sy.min(image.height() as usize - 1);
+                guide[2 * plane + y * iw + x] = prev[sy * w + sx];
+            }
+        }
+    }
+    if let Some(b) = prompts.bbox {
+        let (bx0, by0) = to_model(b[0].min(b[2]), b[1].min(b[3]));
+        let (bx1, by1) = to_model(b[0].max(b[2]), b[1].max(b[3]));
+        for y in 0..mh {
+            let yc = y as f32 + 0.5;
+            if yc < by0 || yc > by1 {
+                continue;
+            }
+            for x in 0..mw {
+                let xc = x as f32 + 0.5;
+                if xc >= bx0 && xc <= bx1 {
+                    guide[3 * plane + y * iw + x] = 1.0;
+                }
+            }
+        }
+    }
+    (img, guide)
+}
+
+/// Sets to 1 every pixel (inside `mw` x `mh`) whose centre is within `r` of segment a-b.
+fn paint_segment(
+    channel: &mut [f32],
+    stride: usize,
+    mw: usize,
+    mh: usize,
+    a: (f32, f32),
+    b: (f32, f32),
+    r: f32,
+) {
+    let x0 = ((a.0.min(b.0) - r).floor().max(0.0)) as usize;
+    let x1 = ((a.0.max(b.0) + r).ceil().max(0.0) as usize).min(mw);
+    let y0 = ((a.1.min(b.1) - r).floor().max(0.0)) as usize;
+    let y1 = ((a.1.max(b.1) + r).ceil().max(0.0) as usize).min(mh);
+    let (dx, dy) = (b.0 - a.0, b.1 - a.1);
+    let len2 = dx * dx + dy * dy;
+    for y in y0..y1 {
+        for x in x0..x1 {
+            let (px, py) = (x as f32 + 0.5, y as f32 + 0.5);
+            let t = if len2 > 0.0 {
+                (((px - a.0) * dx + (py - a.1) * dy) / len2).clamp(0.0, 1.0)
+            } else {
+                0.0
+            };
+            let (qx, qy) = (a.0 + t * dx - px, a.1 + t * dy - py);
+            if qx * qx + qy * qy <= r * r {
+                channel[y * stride + x] = 1.0;
+            }
+        }
+    }
+}
+
+fn sigmoid(v: f32) -> f32 {
+    1.0 / (1.0 + (-v).exp())
+}
+
+/// Pastes model logits back into a full-image probability map (bilinear sampling).
+pub fn paste_back(
+    logits: &[f32],
+    plan: &CropPlan,
+    width: u32,
+    height: u32,
+    base: Option<&[f32]>,
+) -> Vec<f32> {
+    let (w, h) = (width as usize, height as usize);
+    let mut prob = match base {
+        Some(b) if b.len() == w * h => b.to_vec(),
+        _ => vec![0.0; w * h],
+    };
+    let iw = plan.input_w as usize;
+    let (mw, mh) = (plan.model_w as f32, plan.model_h as f32);
+    let at = |x: usize, y: usize| logits[y * iw + x];
+    for y in plan.y0 as usize..(plan.y0 + plan.h) as usize {
+        let v = ((y as f32 - plan.y0 as f32 + 0.5) * plan.scale - 0.5).clamp(0.0, mh - 1.0);
+        let (v0, fv) = (v.floor() as usize, v.fract());
+        let v1 = (v0 + 1).min(plan.model_h as usize - 1);
+        for x in plan.x0 as usize..(plan.x0 + plan.w) as usize {
+            let u = ((x as f32 - plan.x0 as f32 + 0.5) * plan.scale - 0.5).clamp(0.0, mw - 1.0);
+            let (u0, fu) = (u.floor() as usize, u.fract());
+            let u1 = (u0 + 1).min(plan.model_w as usize - 1);
+            let l = at(u0, v0) * (1.0 - fu) * (1.0 - fv)
+                + at(u1, v0) * fu * (1.0 - fv)
+                + at(u0, v1) * (1.0 - fu) * fv
+                + at(u1, v1) * fu * fv;
+            prob[y * w + x] = sigmoid(l);
+        }
+    }
+    prob
+}
+
+/// Thresholds a probability map into a mask.
+pub fn threshold_mask(prob: &[f32], width: u32, height: u32, threshold: f32) -> BitMask {
+    BitMask {
+        width,
+        height,
+        data: prob.iter().map(|&p| u8::from(p > threshold)).collect(),
+    }
+}
+
+impl MaskPredictor for ClickPredictor {
+    fn supports(&self) -> &[PromptKind] {
+        &self.config.prompts
+    }
+
+    fn predict(&mut self, image: &RgbImage, prompts: &Prompts) -> Result<Prediction, ModelError> {
+        let (w, h) = image.dimensions();
+        if prompts.is_empty() {
+            return Err(ModelError::Prompt(
+                "give at least one click, scribble or box".into(),
+            ));
+        }
+        if let Some(prev) = &prompts.previous
+            && prev.len() != w as usize * h as usize
+        {
+            return Err(ModelError::Prompt(format!(
+                "previous mask has {} values, the image {w}x{h} needs {}",
+                prev.len(),
+                w as usize * h as usize
+            )));
+        }
+        let plan = plan_crop(w, h, prompts, self.config.threshold, &self.config);
+        let (img, guide) = encode_inputs(image, prompts, &plan, &self.config);
+        let shape3 = [1usize, 3, plan.input_h as usize, plan.input_w as usize];
+        let shape4 = [1usize, 4, plan.input_h as usize, plan.input_w as usize];
+        let err = |e: ort::Error| ModelError::Inference(e.to_string());
+        let image_t = TensorRef::from_array_view((shape3, img.as_slice())).map_err(err)?;
+        let guide_t = TensorRef::from_array_view((shape4, guide.as_slice())).map_err(err)?;
+        let outputs = self
+            .session
+            .run(ort::inputs!["image" => image_t, "guidance" => guide_t])
+            .map_err(err)?;
+        let (shape, logits) = outputs["logits"].try_extract_tensor::<f32>().map_err(err)?;
+        if logits.len() != plan.input_w as usize * plan.input_h as usize {
+            return Err(ModelError::Inference(format!(
+                "unexpected logits shape {shape:?}"
+            )));
+        }
+        let full = plan.w == w && plan.h == h;
+        let base = if full {
+            None
+        } else {
+            prompts.previous.as_deref()
+        };
+        let probability = paste_back(logits, &plan, w, h, base);
+        let mask = threshold_mask(&probability, w, h, self.config.threshold);
+        Ok(Prediction {
+            width: w,
+            height: h,
+            probability,
+            mask,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::prompt::Click;
+
+    fn config() -> ModelConfig {
+        serde_json::from_str(
+            r#"{"name":"t","kind":"limner-click","contract":"limner-click/1","files":{"model":"m.onnx"},
+            "input_size":{"long_side":480,"multiple":32,"min":64,"max":1024},
+            "normalization":{"mean":[0.485,0.456,0.406],"std":[0.229,0.224,0.225]},
+            "prompts":["click","scribble","box"],"click_radius":5,"stroke_radius":3,"threshold":0.5}"#,
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn first_click_uses_the_whole_image_later_ones_a_crop() {
+        let c = config();
+        let mut p = Prompts::default();
+        p.clicks.push(Click {
+            x: 100.5,
+            y: 50.5,
+            positive: true,
+        });
+        let plan = plan_crop(1000, 800, &p, 0.5, &c);
+        assert_eq!((plan.x0, plan.y0, plan.w, plan.h), (0, 0, 1000, 800));
+        assert_eq!((plan.model_w, plan.model_h), (480, 384));
+        assert_eq!((plan.input_w % 32, plan.input_h % 32), (0, 0));
+        let mut prev = vec![0f32; 1000 * 800];
+        for y in 40..60 {
+            for x in 90..110 {
+                prev[y * 1000 + x] = 1.0;
+            }
+        }
+        p.previous = Some(prev);
+        let plan = plan_crop(1000, 800, &p, 0.5, &c);
+        assert_eq!(
+            (plan.w, plan.h),
+            (200, 200),
+            "small object: the minimum crop"
+        );
+        assert!(plan.x0 <= 90 && plan.x0 + plan.w >= 110);
+        assert_eq!(plan.input_w, 480);
+    }
+
+    #[test]
+    fn click_disk_has_the_contract_radius() {
+        let c = config();
+        let img = RgbImage::new(480, 320);
+        let mut p = Prompts::default();
+        p.clicks.push(Click {
+            x: 100.0,
+            y: 100.0,
+            positive: true,
+        });
+        p.clicks.push(Click {
+            x: 300.0,
+            y: 200.0,
+            positive: false,
+        });
+        let plan = plan_crop(480, 320, &p, 0.5, &c);
+        assert_eq!(plan.scale, 1.0);
+        let (_, g) = encode_inputs(&img, &p, &plan, &c);
+        let plane = (plan.input_w * plan.input_h) as usize;
+        let pos: f32 = g[..plane].iter().sum();
+        let neg: f32 = g[plane..2 * plane].iter().sum();
+        // Pixel centres within 5 px of an integer point: 80 pixels (disk of radius 5 about a corner).
+        assert_eq!(pos, 80.0);
+        assert_eq!(neg, 80.0);
+        assert_eq!(g[plane + 200 * plan.input_w as usize + 300], 1.0);
+    }
+
+    #[test]
+    fn paste_back_inverts_the_crop_mapping() {
+        let c = config();
+        let p = Prompts {
+            bbox: Some([100.0, 100.0, 200.0, 160.0]),
+            ..Default::default()
+        };
+        let plan = plan_crop(400, 300, &p, 0.5, &c);
+        // Logits: +10 inside the box (in model coordinates), -10 outside.
+        let mut logits = vec![-10f32; (plan.input_w * plan.input_h) as usize];
+        let (_, g) = encode_inputs(&RgbImage::new(400, 300), &p, &plan, &c);
+        let plane = logits.len();
+        for i in 0..plane {
+            if g[3 * plane + i] > 0.0 {
+                logits[i] = 10.0;
+            }
+        }
+        let prob = paste_back(&logits, &plan, 400, 300, None);
+        let m = threshold_mask(&prob, 400, 300, 0.5);
+        let area = m.area() as f32;
+        assert!((area - 100.0 * 60.0).abs() / 6000.0 < 0.05, "area {area}");
+        assert!(m.get(150, 130) && !m.get(90, 130) && !m.get(150, 170));
+    }
+}

@@ -1,0 +1,69 @@
+//! Model-assisted masks: prompts in, mask out, behind one [`MaskPredictor`] trait.
+//!
+//! | module | what lives there |
+//! |---|---|
+//! | [`prompt`] | clicks, scribbles, boxes, the previous mask |
+//! | [`config`] | one JSON config per model in `models/` |
+//! | [`runtime`] | finding and loading the ONNX Runtime library |
+//! | [`click`] | the `limner-click` backend (the embedded model) |
+//! | [`noc`] | the NoC@85 / NoC@90 click-simulation benchmark |
+//!
+//! One backend per kind, chosen by the single `match` in [`load_predictor`].
+
+pub mod click;
+pub mod config;
+pub mod noc;
+pub mod prompt;
+pub mod runtime;
+
+use std::path::Path;
+
+pub use config::{ModelConfig, ModelKind};
+pub use prompt::{Click, Prompts, Stroke};
+
+use crate::core::geometry::BitMask;
+
+/// What a predictor returns: per-pixel foreground probability over the whole image and
+/// the thresholded mask.
+#[derive(Debug, Clone)]
+pub struct Prediction {
+    pub width: u32,
+    pub height: u32,
+    /// Row-major probabilities in [0, 1]; fed back as the previous mask on the next call.
+    pub probability: Vec<f32>,
+    pub mask: BitMask,
+}
+
+/// Errors of model loading and inference.
+#[derive(Debug, thiserror::Error)]
+pub enum ModelError {
+    /// ONNX Runtime is not installed; the message says how to install it.
+    #[error("{0}")]
+    RuntimeMissing(String),
+    #[error("{path}: {message}")]
+    Config { path: String, message: String },
+    #[error("inference failed: {0}")]
+    Inference(String),
+    #[error("bad prompt: {0}")]
+    Prompt(String),
+}
+
+/// Turns an image and prompts into a mask.
+pub trait MaskPredictor: Send {
+    /// Prompt kinds this backend understands.
+    fn supports(&self) -> &[prompt::PromptKind];
+    /// Predicts a mask for `image` from `prompts`.
+    fn predict(
+        &mut self,
+        image: &image::RgbImage,
+        prompts: &Prompts,
+    ) -> Result<Prediction, ModelError>;
+}
+
+/// Builds the backend for a model config: one backend per kind.
+pub fn load_predictor(config_path: &Path) -> Result<Box<dyn MaskPredictor>, ModelError> {
+    let config = ModelConfig::load(config_path)?;
+    match config.kind {
+        ModelKind::LimnerClick => Ok(Box::new(click::ClickPredictor::load(&config, config_path)?)),
+    }
+}
