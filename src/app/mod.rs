@@ -340,7 +340,9 @@ impl LimnerApp {
             });
         }
         ui.horizontal(|ui| {
-            ui.text_edit_singleline(&mut self.new_class_name);
+            let label = ui.label("New:");
+            ui.add(egui::TextEdit::singleline(&mut self.new_class_name).desired_width(140.0))
+                .labelled_by(label.id);
             if ui.button("Add class").clicked() {
                 let name = self.new_class_name.trim().to_string();
                 let color = palette_color(self.project.ontology.next_id());
@@ -385,7 +387,7 @@ impl LimnerApp {
                         select = Some(seg.id);
                     }
                     if ui
-                        .small_button("🗑")
+                        .small_button("del")
                         .on_hover_text("Delete segment (Del)")
                         .clicked()
                     {
@@ -438,7 +440,7 @@ impl LimnerApp {
             ui.separator();
             if let Some(s) = self.session.as_mut() {
                 let before = s.doc.status;
-                egui::ComboBox::from_id_salt("image-status")
+                egui::ComboBox::from_label("image")
                     .selected_text(status_label(s.doc.status))
                     .show_ui(ui, |ui| {
                         for st in ALL_STATUSES {

@@ -1,0 +1,130 @@
+//! Drives the real app UI headlessly (egui_kittest): draw a polygon with simulated clicks,
+//! undo / redo it, and see it autosaved.
+
+use std::time::{Duration, Instant};
+
+use egui::{Modifiers, Pos2};
+use egui_kittest::Harness;
+use limner::app::LimnerApp;
+use limner::core::ontology::Color;
+use limner::core::project::Project;
+
+fn project(dir: &std::path::Path) -> Project {
+    image::RgbImage::from_fn(200, 100, |x, _| image::Rgb([(x % 256) as u8, 80, 120]))
+        .save(dir.join("img.png"))
+        .unwrap();
+    let mut p = Project::open(dir).unwrap();
+    p.ontology.add("thing", Color([200, 30, 30]), true).unwrap();
+    p.save_ontology().unwrap();
+    p
+}
+
+fn click(h: &mut Harness<'_, LimnerApp>, pos: Pos2) {
+    h.hover_at(pos);
+    h.step();
+    h.drag_at(pos);
+    h.step();
+    h.event(egui::Event::PointerButton {
+        pos,
+        button: egui::PointerButton::Primary,
+        pressed: false,
+        modifiers: Modifiers::NONE,
+    });
+    h.step();
+}
+
+fn wait_for_image(h: &mut Harness<'_, LimnerApp>) {
+    let start = Instant::now();
+    while !h.state().canvas.has_image() {
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "image never decoded"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+        h.step();
+    }
+    h.step();
+}
+
+#[test]
+fn polygon_by_clicks_then_undo_redo_and_autosave() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = project(dir.path());
+    let app = LimnerApp::with_project(p);
+    let mut h = Harness::builder()
+        .with_size(egui::vec2(1100.0, 700.0))
+        .build_eframe(|_| app);
+    wait_for_image(&mut h);
+
+    let corners = [(20.0, 20.0), (80.0, 20.0), (80.0, 60.0), (20.0, 60.0)];
+    for (x, y) in corners {
+        let pos = h.state().canvas.view.screen_from_image(Pos2::new(x, y));
+        click(&mut h, pos);
+    }
+    assert_eq!(h.state().canvas.drawing.len(), 4);
+    h.key_press(egui::Key::Enter);
+    h.step();
+    h.step();
+    let s = h.state().session.as_ref().unwrap();
+    assert_eq!(
+        s.doc.segments.len(),
+        1,
+        "Enter closes the polygon into a segment"
+    );
+    // About 60 x 40 pixels (vertices come from screen positions, so allow a pixel of slack).
+    let area = s.label_map.stats().values().map(|st| st.area).sum::<u64>();
+    assert!((area as i64 - 2400).abs() < 120, "area {area}");
+
+    h.key_press_modifiers(Modifiers::COMMAND, egui::Key::Z);
+    h.step();
+    assert_eq!(
+        h.state().session.as_ref().unwrap().doc.segments.len(),
+        0,
+        "undo"
+    );
+    h.key_press_modifiers(Modifiers::COMMAND | Modifiers::SHIFT, egui::Key::Z);
+    h.step();
+    assert_eq!(
+        h.state().session.as_ref().unwrap().doc.segments.len(),
+        1,
+        "redo"
+    );
+
+    // Autosave: within a second the document is on disk.
+    let ann = dir.path().join("annotations/img.png.json");
+    let start = Instant::now();
+    while !ann.exists() {
+        assert!(
+            start.elapsed() < Duration::from_secs(2),
+            "not autosaved within 2 s"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+        h.step();
+    }
+    let reopened = Project::open(dir.path())
+        .unwrap()
+        .load_document("img.png")
+        .unwrap();
+    assert_eq!(reopened.segments.len(), 1);
+}
+
+#[test]
+fn escape_and_backspace_edit_the_polygon_in_progress() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = LimnerApp::with_project(project(dir.path()));
+    let mut h = Harness::builder()
+        .with_size(egui::vec2(1100.0, 700.0))
+        .build_eframe(|_| app);
+    wait_for_image(&mut h);
+    for (x, y) in [(10.0, 10.0), (50.0, 10.0), (50.0, 50.0)] {
+        let pos = h.state().canvas.view.screen_from_image(Pos2::new(x, y));
+        click(&mut h, pos);
+    }
+    h.key_press(egui::Key::Backspace);
+    h.step();
+    assert_eq!(h.state().canvas.drawing.len(), 2);
+    h.key_press(egui::Key::Escape);
+    h.step();
+    assert!(h.state().canvas.drawing.is_empty());
+    assert!(h.state().session.as_ref().unwrap().doc.segments.is_empty());
+}
