@@ -97,7 +97,7 @@ class LimnerClick(nn.Module):
         self.guide = nn.Sequential(
             nn.Conv2d(4, 16, 3, 2, 1),
             nn.LeakyReLU(0.2, inplace=True),
-            nn.Conv2d(16, 32, 3, 1, 1),
+            nn.Conv2d(16, 32, 1),
         )
         spec = blocks_spec(n_blocks)
         self._blocks = nn.ModuleList([MBConv(cin, cout, k, s, e) for cin, cout, k, s, e in spec])
@@ -110,11 +110,14 @@ class LimnerClick(nn.Module):
         taps.append(len(spec) - 1)
         self.taps = taps  # outputs at strides 2,4,8,16(,32)
         chans = [spec[i][1] for i in taps]
-        self.lat = nn.ModuleList([nn.Conv2d(c, dec, 1) for c in chans])
-        self.smooth = nn.ModuleList([SepConv(dec, dec) for _ in chans[:-1]])
+        fine = dec // 2  # narrower decoder at stride 2 (the most expensive resolution)
+        self.lat = nn.ModuleList([nn.Conv2d(c, fine if i == 0 else dec, 1) for i, c in enumerate(chans)])
+        self.smooth = nn.ModuleList([SepConv(fine if i == 0 else dec, fine if i == 0 else dec)
+                                     for i in range(len(chans) - 1)])
+        self.reduce = nn.Conv2d(dec, fine, 1)
         # guidance re-injected at the stride-2 level of the decoder (cheap, sharpens around clicks)
-        self.guide2 = nn.Conv2d(4, dec, 1)
-        self.head = nn.Sequential(SepConv(dec, 32), nn.Conv2d(32, 1, 1))
+        self.guide2 = nn.Conv2d(4, fine, 1)
+        self.head = nn.Sequential(SepConv(fine, 16), nn.Conv2d(16, 1, 1))
 
     def load_pretrained(self, path):
         sd = torch.load(path, map_location="cpu")
@@ -136,6 +139,8 @@ class LimnerClick(nn.Module):
         y = self.lat[-1](feats[-1])
         for j in range(len(feats) - 2, -1, -1):
             f = feats[j]
+            if j == 0:
+                y = self.reduce(y)
             y = F.interpolate(y, size=f.shape[-2:], mode="bilinear", align_corners=False)
             y = y + self.lat[j](f)
             if j == 0:
