@@ -50,7 +50,7 @@ fn wait_for_image(h: &mut Harness<'_, LimnerApp>) {
 fn polygon_by_clicks_then_undo_redo_and_autosave() {
     let dir = tempfile::tempdir().unwrap();
     let p = project(dir.path());
-    let app = LimnerApp::with_project(p);
+    let app = LimnerApp::new(p, None);
     let mut h = Harness::builder()
         .with_size(egui::vec2(1100.0, 700.0))
         .build_eframe(|_| app);
@@ -111,7 +111,7 @@ fn polygon_by_clicks_then_undo_redo_and_autosave() {
 #[test]
 fn escape_and_backspace_edit_the_polygon_in_progress() {
     let dir = tempfile::tempdir().unwrap();
-    let app = LimnerApp::with_project(project(dir.path()));
+    let app = LimnerApp::new(project(dir.path()), None);
     let mut h = Harness::builder()
         .with_size(egui::vec2(1100.0, 700.0))
         .build_eframe(|_| app);

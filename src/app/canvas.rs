@@ -3,6 +3,7 @@
 
 use egui::{Color32, Pos2, Sense, Stroke, TextureHandle, TextureOptions, Vec2};
 
+use super::assist::PromptDraft;
 use super::history::Edit;
 use super::session::ImageSession;
 use super::view::ViewTransform;
@@ -16,15 +17,35 @@ use crate::core::ontology::Ontology;
 pub enum Tool {
     Select,
     Polygon,
+    /// Model assist: left click adds a positive click, right (or shift-) click a negative one.
+    Click,
+    /// Model assist: drag a scribble (right or shift-drag: negative).
+    Scribble,
+    /// Model assist: drag a box around the object.
+    Box,
 }
 
 impl Tool {
-    pub const ALL: [Tool; 2] = [Tool::Select, Tool::Polygon];
+    pub const ALL: [Tool; 5] = [
+        Tool::Select,
+        Tool::Polygon,
+        Tool::Click,
+        Tool::Scribble,
+        Tool::Box,
+    ];
+
+    /// True for the tools that need the model.
+    pub fn uses_model(self) -> bool {
+        matches!(self, Tool::Click | Tool::Scribble | Tool::Box)
+    }
 
     pub fn label(self) -> &'static str {
         match self {
             Tool::Select => "Select",
             Tool::Polygon => "Polygon",
+            Tool::Click => "Click",
+            Tool::Scribble => "Scribble",
+            Tool::Box => "Box",
         }
     }
 
@@ -32,6 +53,9 @@ impl Tool {
         match self {
             Tool::Select => "V",
             Tool::Polygon => "P",
+            Tool::Click => "C",
+            Tool::Scribble => "S",
+            Tool::Box => "B",
         }
     }
 
@@ -39,6 +63,11 @@ impl Tool {
         match self {
             Tool::Select => "click picks the topmost segment",
             Tool::Polygon => "click vertices; close on the first vertex or Enter",
+            Tool::Click => "model: left-click object, right/shift-click background; Enter accepts",
+            Tool::Scribble => {
+                "model: drag over the object, right/shift-drag over background; Enter accepts"
+            }
+            Tool::Box => "model: drag a box around the object; Enter accepts",
         }
     }
 
@@ -46,8 +75,24 @@ impl Tool {
         match self {
             Tool::Select => egui::Key::V,
             Tool::Polygon => egui::Key::P,
+            Tool::Click => egui::Key::C,
+            Tool::Scribble => egui::Key::S,
+            Tool::Box => egui::Key::B,
         }
     }
+}
+
+/// What one frame of the canvas produced.
+#[derive(Default)]
+pub struct CanvasOutput {
+    /// Document edits, each one undo step.
+    pub edits: Vec<Edit>,
+    /// Messages for the user.
+    pub messages: Vec<String>,
+    /// The prompts changed: ask the model again.
+    pub prompts_changed: bool,
+    /// Turn the model's preview into a segment.
+    pub accept_prediction: bool,
 }
 
 /// Closing distance to the first vertex, in screen points.
@@ -67,6 +112,8 @@ pub struct Canvas {
     overlay: Option<TextureHandle>,
     /// (session revision, outline mode) the overlay was built for.
     overlay_key: Option<(u64, bool, usize)>,
+    preview: Option<TextureHandle>,
+    preview_key: Option<u64>,
     needs_fit: bool,
 }
 
@@ -83,6 +130,8 @@ impl Default for Canvas {
             image_size: Vec2::ZERO,
             overlay: None,
             overlay_key: None,
+            preview: None,
+            preview_key: None,
             needs_fit: true,
         }
     }
@@ -144,9 +193,9 @@ impl Canvas {
         ontology: &Ontology,
         active_class: Option<u32>,
         loading: bool,
-    ) -> (Vec<Edit>, Vec<String>) {
-        let mut edits = Vec::new();
-        let mut messages = Vec::new();
+        draft: &mut PromptDraft,
+    ) -> CanvasOutput {
+        let mut out = CanvasOutput::default();
         let (response, painter) = ui.allocate_painter(ui.available_size(), Sense::click_and_drag());
         let viewport = response.rect;
         painter.rect_filled(viewport, 0.0, Color32::from_gray(30));
@@ -165,7 +214,7 @@ impl Canvas {
                     Color32::GRAY,
                 );
             }
-            return (edits, messages);
+            return out;
         };
         if self.needs_fit {
             self.view = ViewTransform::fit(self.image_size, viewport.shrink(8.0));
@@ -287,21 +336,170 @@ impl Canvas {
                     ui,
                     session,
                     active_class,
-                    &mut edits,
-                    &mut messages,
+                    &mut out.edits,
+                    &mut out.messages,
                 ),
+                Tool::Click | Tool::Scribble | Tool::Box => {
+                    self.prompt_tool(&response, ui, draft, &mut out)
+                }
             }
         }
+        self.draw_prompts(ui.ctx(), &painter, image_rect, draft);
         if !typing
             && ui.input(|i| i.key_pressed(egui::Key::Delete))
             && let (Some(sel), Some(s)) = (self.selected, session)
             && let Some(e) = Edit::remove(&s.doc, sel)
         {
-            edits.push(e);
+            out.edits.push(e);
             self.selected = None;
         }
         self.draw_in_progress(&painter, response.hover_pos());
-        (edits, messages)
+        out
+    }
+
+    fn prompt_tool(
+        &mut self,
+        response: &egui::Response,
+        ui: &egui::Ui,
+        draft: &mut PromptDraft,
+        out: &mut CanvasOutput,
+    ) {
+        let shift = ui.input(|i| i.modifiers.shift);
+        let to_image = |p: Pos2| {
+            let q = self.view.image_from_screen(p);
+            [q.x, q.y]
+        };
+        match self.tool {
+            Tool::Click => {
+                if let Some(p) = response.interact_pointer_pos() {
+                    let q = to_image(p);
+                    if response.clicked() {
+                        draft.click(q[0], q[1], !shift);
+                        out.prompts_changed = true;
+                    } else if response.secondary_clicked() {
+                        draft.click(q[0], q[1], false);
+                        out.prompts_changed = true;
+                    }
+                }
+            }
+            Tool::Scribble => {
+                let secondary = response.dragged_by(egui::PointerButton::Secondary);
+                if (response.dragged_by(egui::PointerButton::Primary) || secondary)
+                    && let Some(p) = response.interact_pointer_pos()
+                {
+                    let q = to_image(p);
+                    let stroke = draft.stroke.get_or_insert_with(|| crate::model::Stroke {
+                        points: Vec::new(),
+                        positive: !(shift || secondary),
+                    });
+                    let far = stroke
+                        .points
+                        .last()
+                        .is_none_or(|l| (l[0] - q[0]).hypot(l[1] - q[1]) * self.view.scale >= 3.0);
+                    if far {
+                        stroke.points.push(q);
+                    }
+                }
+                if response.drag_stopped()
+                    && let Some(s) = draft.stroke.take()
+                {
+                    draft.prompts.strokes.push(s);
+                    out.prompts_changed = true;
+                }
+            }
+            Tool::Box => {
+                if response.drag_started()
+                    && let Some(p) = response.interact_pointer_pos()
+                {
+                    draft.box_start = Some(to_image(p));
+                }
+                if response.drag_stopped()
+                    && let (Some(a), Some(p)) =
+                        (draft.box_start.take(), response.interact_pointer_pos())
+                {
+                    let b = to_image(p);
+                    if (a[0] - b[0]).abs() >= 2.0 && (a[1] - b[1]).abs() >= 2.0 {
+                        draft.prompts.bbox = Some([
+                            a[0].min(b[0]),
+                            a[1].min(b[1]),
+                            a[0].max(b[0]),
+                            a[1].max(b[1]),
+                        ]);
+                        draft.prompts.previous = None;
+                        out.prompts_changed = true;
+                    }
+                }
+            }
+            Tool::Select | Tool::Polygon => {}
+        }
+        ui.input(|i| {
+            if i.key_pressed(egui::Key::Enter) && draft.preview.is_some() {
+                out.accept_prediction = true;
+            }
+            if i.key_pressed(egui::Key::Escape) {
+                *draft = PromptDraft::default();
+                self.preview_key = None;
+            }
+            if i.key_pressed(egui::Key::Backspace) && !draft.is_empty() {
+                draft.undo_last();
+                out.prompts_changed = true;
+            }
+        });
+    }
+
+    fn draw_prompts(
+        &mut self,
+        ctx: &egui::Context,
+        painter: &egui::Painter,
+        image_rect: egui::Rect,
+        draft: &PromptDraft,
+    ) {
+        if let Some(mask) = &draft.preview {
+            let key = draft.revision;
+            if self.preview_key != Some(key) {
+                let mut rgba = vec![0u8; mask.data.len() * 4];
+                for (i, &v) in mask.data.iter().enumerate() {
+                    if v != 0 {
+                        rgba[i * 4..i * 4 + 4].copy_from_slice(&[0, 230, 255, 150]);
+                    }
+                }
+                let img = egui::ColorImage::from_rgba_unmultiplied(
+                    [mask.width as usize, mask.height as usize],
+                    &rgba,
+                );
+                self.preview = Some(ctx.load_texture("preview", img, TextureOptions::NEAREST));
+                self.preview_key = Some(key);
+            }
+            if let Some(t) = &self.preview {
+                let uv = egui::Rect::from_min_max(Pos2::ZERO, Pos2::new(1.0, 1.0));
+                painter.image(t.id(), image_rect, uv, Color32::WHITE);
+            }
+        }
+        let color = |positive: bool| {
+            if positive {
+                Color32::from_rgb(40, 220, 60)
+            } else {
+                Color32::from_rgb(240, 50, 50)
+            }
+        };
+        let on_screen = |p: [f32; 2]| self.view.screen_from_image(Pos2::new(p[0], p[1]));
+        for s in draft.prompts.strokes.iter().chain(draft.stroke.as_ref()) {
+            let pts: Vec<Pos2> = s.points.iter().map(|p| on_screen(*p)).collect();
+            painter.add(egui::Shape::line(pts, Stroke::new(3.0, color(s.positive))));
+        }
+        for c in &draft.prompts.clicks {
+            let p = on_screen([c.x, c.y]);
+            painter.circle(p, 5.0, color(c.positive), Stroke::new(1.5, Color32::WHITE));
+        }
+        if let Some(b) = draft.prompts.bbox {
+            let r = egui::Rect::from_min_max(on_screen([b[0], b[1]]), on_screen([b[2], b[3]]));
+            painter.rect_stroke(
+                r,
+                0.0,
+                Stroke::new(2.0, Color32::from_rgb(255, 200, 0)),
+                egui::StrokeKind::Middle,
+            );
+        }
     }
 
     fn polygon_tool(

@@ -2,12 +2,19 @@
 //! picked up once per frame, so a frame never waits for a decode.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::sync::mpsc::{Receiver, Sender, channel};
+
+/// A decoded image: the pixels (shared with the model worker) and the texture data.
+pub struct LoadedImage {
+    pub rgb: Arc<image::RgbImage>,
+    pub color: egui::ColorImage,
+}
 
 /// A finished decode.
 pub struct DecodedImage {
     pub path: PathBuf,
-    pub image: Result<egui::ColorImage, String>,
+    pub image: Result<LoadedImage, String>,
 }
 
 /// Spawns one decode thread per request; stale results are dropped by the caller.
@@ -32,10 +39,14 @@ impl Loader {
         std::thread::spawn(move || {
             let image = crate::core::io::read_rgb_image(&path)
                 .map(|img| {
-                    egui::ColorImage::from_rgb(
+                    let color = egui::ColorImage::from_rgb(
                         [img.width() as usize, img.height() as usize],
                         img.as_raw(),
-                    )
+                    );
+                    LoadedImage {
+                        rgb: Arc::new(img),
+                        color,
+                    }
                 })
                 .map_err(|e| e.to_string());
             let _ = tx.send(DecodedImage { path, image });

@@ -7,9 +7,11 @@
 //! | [`session`] | the open image: document, history, resolved map, autosave |
 //! | [`loader`] | image decoding on worker threads |
 //! | [`canvas`] | drawing the image + overlay, tool input |
+//! | [`assist`] | model prompts and the predictor worker thread |
 //! | [`lock`] | one instance per project |
 //! | [`demo`] | the embedded demo project |
 
+pub mod assist;
 pub mod canvas;
 pub mod demo;
 pub mod history;
@@ -26,6 +28,7 @@ use crate::core::document::ImageStatus;
 use crate::core::ontology::palette_color;
 use crate::core::project::Project;
 
+use assist::{AssistWorker, ModelState, PromptDraft};
 use canvas::{Canvas, Tool};
 use history::Edit;
 use loader::{DecodedImage, Loader};
@@ -90,6 +93,10 @@ pub struct LimnerApp {
     new_class_name: String,
     toasts: Vec<Toast>,
     show_help: bool,
+    /// Decoded pixels of the image on screen (shared with the model worker).
+    current_rgb: Option<std::sync::Arc<image::RgbImage>>,
+    pub assist: AssistWorker,
+    pub draft: PromptDraft,
 }
 
 impl LimnerApp {
@@ -102,8 +109,14 @@ impl LimnerApp {
         Ok(app)
     }
 
-    /// Builds the app state for an open project (no lock; used by tests too).
+    /// Builds the app state for an open project with the default model (no lock).
     pub fn with_project(project: Project) -> Self {
+        Self::new(project, crate::model::config::default_model_config())
+    }
+
+    /// Builds the app state for an open project; `model` is the model config for the
+    /// prompt tools (`None`: prompt tools disabled). No lock is taken (tests use this).
+    pub fn new(project: Project, model: Option<PathBuf>) -> Self {
         let (images, warnings) = project.list_images().unwrap_or_default();
         let statuses = images
             .iter()
@@ -134,6 +147,9 @@ impl LimnerApp {
             new_class_name: String::new(),
             toasts: Vec::new(),
             show_help: false,
+            current_rgb: None,
+            assist: AssistWorker::start(model),
+            draft: PromptDraft::default(),
         };
         for w in warnings {
             app.toast_error(format!("{}: {}", w.path.display(), w.message));
@@ -177,6 +193,8 @@ impl LimnerApp {
             }
         }
         self.canvas.reset_for_new_image();
+        self.draft = PromptDraft::default();
+        self.current_rgb = None;
         self.loader.request(self.project.image_path(&name));
     }
 
@@ -218,6 +236,56 @@ impl LimnerApp {
             s.doc.status = ImageStatus::InProgress;
             self.statuses[self.current] = ImageStatus::InProgress;
         }
+    }
+
+    /// Sends the current prompts to the model worker.
+    fn request_prediction(&mut self) {
+        if let ModelState::Unavailable(m) = &self.assist.state {
+            let m = format!("Prompt tools are disabled: {m}");
+            self.toast_error(m);
+            return;
+        }
+        let Some(rgb) = self.current_rgb.clone() else {
+            return;
+        };
+        if self.draft.prompts.is_empty() {
+            self.draft = PromptDraft::default();
+            return;
+        }
+        self.assist.request(rgb, self.draft.prompts.clone());
+    }
+
+    /// Turns the model's preview into a segment of the active class (one undo step).
+    fn accept_prediction(&mut self) {
+        let Some(mask) = self.draft.preview.take() else {
+            return;
+        };
+        let Some(class) = self.active_class else {
+            self.draft.preview = Some(mask);
+            self.toast("Add or pick a class first (right panel, keys 1-9)");
+            return;
+        };
+        let Some(s) = self.session.as_ref() else {
+            return;
+        };
+        if mask.area() == 0 {
+            self.toast("The mask is empty; add a positive click");
+            self.draft = PromptDraft::default();
+            return;
+        }
+        let seg = crate::core::document::Segment {
+            id: s.doc.next_segment_id(),
+            category_id: class,
+            geometry: crate::core::document::Geometry::from_mask(&mask),
+            z: 0,
+            iscrowd: false,
+            source: crate::core::document::Source::Model,
+            review: Default::default(),
+            comments: vec![],
+        };
+        self.canvas.selected = Some(seg.id);
+        self.apply_edit(Edit::add(seg));
+        self.draft = PromptDraft::default();
     }
 
     fn handle_shortcuts(&mut self, ctx: &egui::Context) {
@@ -409,8 +477,30 @@ impl LimnerApp {
     fn toolbar_ui(&mut self, ui: &mut egui::Ui) {
         ui.horizontal(|ui| {
             for t in Tool::ALL {
+                let hint = match (&self.assist.state, t.uses_model()) {
+                    (ModelState::Unavailable(m), true) => {
+                        format!("{} ({})\nunavailable: {m}", t.help(), t.shortcut())
+                    }
+                    (ModelState::Loading, true) => {
+                        format!("{} ({})\nmodel loading…", t.help(), t.shortcut())
+                    }
+                    _ => format!("{} ({})", t.help(), t.shortcut()),
+                };
                 ui.selectable_value(&mut self.canvas.tool, t, t.label())
-                    .on_hover_text(format!("{} ({})", t.help(), t.shortcut()));
+                    .on_hover_text(hint);
+            }
+            let model_label = match &self.assist.state {
+                ModelState::Loading => "model: loading…".to_string(),
+                ModelState::Ready if self.assist.is_busy() => "model: running…".to_string(),
+                ModelState::Ready => match self.assist.last_ms {
+                    Some(ms) => format!("model: {ms:.0} ms"),
+                    None => "model: ready".to_string(),
+                },
+                ModelState::Unavailable(_) => "model: unavailable".to_string(),
+            };
+            let l = ui.label(model_label);
+            if let ModelState::Unavailable(m) = &self.assist.state {
+                l.on_hover_text(m.clone());
             }
             ui.separator();
             let (can_undo, can_redo) = self
@@ -522,8 +612,8 @@ pub const SHORTCUTS: &[(&str, &str)] = &[
     ("Space-drag / middle-drag", "pan"),
     ("F", "fit image"),
     ("0", "1:1"),
-    ("Enter", "close polygon"),
-    ("Backspace", "remove last vertex"),
+    ("Enter", "close polygon / accept the model's mask"),
+    ("Backspace", "remove last vertex / prompt"),
     ("Esc", "cancel drawing"),
     ("Delete", "delete selected segment"),
     ("?", "this help"),
@@ -555,11 +645,21 @@ impl eframe::App for LimnerApp {
                     path,
                     image: Ok(img),
                 } if path == self.project.image_path(&self.images[self.current]) => {
-                    self.canvas.set_image(ctx, img);
+                    self.canvas.set_image(ctx, img.color);
+                    self.current_rgb = Some(img.rgb);
                 }
                 DecodedImage { image: Err(e), .. } => self.toast_error(e),
                 _ => {}
             }
+        }
+        if let Some(result) = self.assist.poll() {
+            match result {
+                Ok(p) => self.draft.accept_prediction(p),
+                Err(e) => self.toast_error(e),
+            }
+        }
+        if self.assist.is_busy() || self.assist.state == ModelState::Loading {
+            ctx.request_repaint_after(Duration::from_millis(30));
         }
         if let Some(s) = self.session.as_mut() {
             s.autosave(&self.project, false);
@@ -584,18 +684,25 @@ impl eframe::App for LimnerApp {
             .show(ui, |ui| self.side_panel_ui(ui));
         egui::CentralPanel::default().show(ui, |ui| {
             let active_class = self.active_class;
-            let (edits, messages) = self.canvas.ui(
+            let out = self.canvas.ui(
                 ui,
                 self.session.as_ref(),
                 &self.project.ontology,
                 active_class,
                 self.loader.is_busy(),
+                &mut self.draft,
             );
-            for e in edits {
+            for e in out.edits {
                 self.apply_edit(e);
             }
-            for m in messages {
+            for m in out.messages {
                 self.toast(m);
+            }
+            if out.prompts_changed {
+                self.request_prediction();
+            }
+            if out.accept_prediction {
+                self.accept_prediction();
             }
         });
         self.help_ui(&ctx);

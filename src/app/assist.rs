@@ -1,0 +1,176 @@
+//! Model assist in the app: prompts the user is placing, and the worker thread that
+//! runs the predictor so inference never blocks a frame.
+
+use std::sync::Arc;
+use std::sync::mpsc::{Receiver, Sender, channel};
+use std::time::Instant;
+
+use crate::core::geometry::BitMask;
+use crate::model::{self, Click, MaskPredictor, Prediction, Prompts, Stroke};
+
+/// A request to the worker; `seq` lets stale answers be dropped.
+struct Request {
+    seq: u64,
+    image: Arc<image::RgbImage>,
+    prompts: Prompts,
+}
+
+/// What the worker sends back.
+pub enum Reply {
+    Ready,
+    Unavailable(String),
+    Prediction {
+        seq: u64,
+        result: Result<Prediction, String>,
+        ms: f64,
+    },
+}
+
+/// State of the model behind the prompt tools.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ModelState {
+    Loading,
+    Ready,
+    Unavailable(String),
+}
+
+/// The predictor thread. The model loads in the background at start-up.
+pub struct AssistWorker {
+    tx: Sender<Request>,
+    rx: Receiver<Reply>,
+    pub state: ModelState,
+    next_seq: u64,
+    pending: Option<u64>,
+    /// Last inference time, for the status bar.
+    pub last_ms: Option<f64>,
+}
+
+impl AssistWorker {
+    /// Starts the worker with the default model (or `config`).
+    pub fn start(config: Option<std::path::PathBuf>) -> Self {
+        let (tx, req_rx) = channel::<Request>();
+        let (reply_tx, rx) = channel::<Reply>();
+        std::thread::spawn(move || {
+            let config = config.or_else(model::config::default_model_config);
+            let loaded: Result<Box<dyn MaskPredictor>, String> = match config {
+                None => Err("no model config found (models/limner-click-v1.json)".into()),
+                Some(c) => model::load_predictor(&c).map_err(|e| e.to_string()),
+            };
+            let mut predictor = match loaded {
+                Ok(p) => {
+                    let _ = reply_tx.send(Reply::Ready);
+                    p
+                }
+                Err(e) => {
+                    let _ = reply_tx.send(Reply::Unavailable(e));
+                    return;
+                }
+            };
+            while let Ok(mut req) = req_rx.recv() {
+                // Only the newest request matters.
+                while let Ok(newer) = req_rx.try_recv() {
+                    req = newer;
+                }
+                let t = Instant::now();
+                let result = predictor
+                    .predict(&req.image, &req.prompts)
+                    .map_err(|e| e.to_string());
+                let ms = t.elapsed().as_secs_f64() * 1e3;
+                if reply_tx
+                    .send(Reply::Prediction {
+                        seq: req.seq,
+                        result,
+                        ms,
+                    })
+                    .is_err()
+                {
+                    return;
+                }
+            }
+        });
+        AssistWorker {
+            tx,
+            rx,
+            state: ModelState::Loading,
+            next_seq: 0,
+            pending: None,
+            last_ms: None,
+        }
+    }
+
+    /// Asks for a prediction; returns its sequence number.
+    pub fn request(&mut self, image: Arc<image::RgbImage>, prompts: Prompts) -> u64 {
+        self.next_seq += 1;
+        let seq = self.next_seq;
+        let _ = self.tx.send(Request {
+            seq,
+            image,
+            prompts,
+        });
+        self.pending = Some(seq);
+        seq
+    }
+
+    /// True while a prediction is running.
+    pub fn is_busy(&self) -> bool {
+        self.pending.is_some()
+    }
+
+    /// The newest finished prediction, if any (older ones are dropped).
+    pub fn poll(&mut self) -> Option<Result<Prediction, String>> {
+        let mut out = None;
+        while let Ok(r) = self.rx.try_recv() {
+            match r {
+                Reply::Ready => self.state = ModelState::Ready,
+                Reply::Unavailable(m) => self.state = ModelState::Unavailable(m),
+                Reply::Prediction { seq, result, ms } => {
+                    if Some(seq) == self.pending {
+                        self.pending = None;
+                        self.last_ms = Some(ms);
+                        out = Some(result);
+                    }
+                }
+            }
+        }
+        out
+    }
+}
+
+/// Prompts being placed for one object, and the model's current answer.
+#[derive(Default)]
+pub struct PromptDraft {
+    pub prompts: Prompts,
+    pub preview: Option<BitMask>,
+    /// Stroke being dragged, in image coordinates.
+    pub stroke: Option<Stroke>,
+    /// Box corner where a box drag started.
+    pub box_start: Option<[f32; 2]>,
+    /// Bumped with every new preview so views refresh their caches.
+    pub revision: u64,
+}
+
+impl PromptDraft {
+    /// True when nothing is placed.
+    pub fn is_empty(&self) -> bool {
+        self.prompts.is_empty() && self.preview.is_none()
+    }
+
+    /// Adds a click.
+    pub fn click(&mut self, x: f32, y: f32, positive: bool) {
+        self.prompts.clicks.push(Click { x, y, positive });
+    }
+
+    /// Removes the last click or stroke (whichever came last is not tracked; clicks first).
+    pub fn undo_last(&mut self) {
+        if self.prompts.clicks.pop().is_none() && self.prompts.strokes.pop().is_none() {
+            self.prompts.bbox = None;
+        }
+    }
+
+    /// Takes a prediction: it becomes the preview and the previous mask of the next call.
+    pub fn accept_prediction(&mut self, p: Prediction) {
+        self.preview = Some(p.mask);
+        self.prompts.previous = Some(p.probability);
+        self.revision += 1;
+    }
+}
