@@ -128,3 +128,49 @@ fn escape_and_backspace_edit_the_polygon_in_progress() {
     assert!(h.state().canvas.drawing.is_empty());
     assert!(h.state().session.as_ref().unwrap().doc.segments.is_empty());
 }
+
+#[test]
+fn brush_stroke_is_one_segment_and_one_undo_step() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = LimnerApp::new(project(dir.path()), None);
+    let mut h = Harness::builder()
+        .with_size(egui::vec2(1100.0, 700.0))
+        .build_eframe(|_| app);
+    wait_for_image(&mut h);
+    h.key_press(egui::Key::B);
+    h.step();
+    assert_eq!(
+        h.state().canvas.tool,
+        limner::app::canvas::Tool::Brush,
+        "B picks the brush"
+    );
+    h.state_mut().canvas.brush_radius = 5.0;
+    let at = |h: &Harness<'_, LimnerApp>, x: f32, y: f32| {
+        h.state().canvas.view.screen_from_image(Pos2::new(x, y))
+    };
+    let start = at(&h, 30.0, 50.0);
+    h.hover_at(start);
+    h.step();
+    h.drag_at(start);
+    h.step();
+    for k in 1..=10 {
+        let p = at(&h, 30.0 + k as f32 * 10.0, 50.0);
+        h.hover_at(p);
+        h.step();
+    }
+    h.drop_at(at(&h, 130.0, 50.0));
+    h.step();
+    h.step();
+    let s = h.state().session.as_ref().unwrap();
+    assert_eq!(s.doc.segments.len(), 1, "one stroke, one segment");
+    assert_eq!(
+        s.doc.segments[0].source,
+        limner::core::document::Source::Brush
+    );
+    let area = s.label_map.stats().values().map(|st| st.area).sum::<u64>();
+    // A 100 px long stroke of radius 5: about 100 x 10 + the round caps.
+    assert!((900..=1300).contains(&area), "area {area}");
+    h.key_press_modifiers(Modifiers::COMMAND, egui::Key::Z);
+    h.step();
+    assert!(h.state().session.as_ref().unwrap().doc.segments.is_empty());
+}

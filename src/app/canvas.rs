@@ -5,6 +5,7 @@ use egui::{Color32, Pos2, Sense, Stroke, TextureHandle, TextureOptions, Vec2};
 
 use super::assist::PromptDraft;
 use super::history::Edit;
+use super::paint::{BrushMode, BrushTarget, brush_edit, erase_edit, stamp_line};
 use super::session::ImageSession;
 use super::view::ViewTransform;
 use crate::core::document::{Geometry, Segment, Source};
@@ -23,12 +24,18 @@ pub enum Tool {
     Scribble,
     /// Model assist: drag a box around the object.
     Box,
+    /// Paint into the selected segment (or a new one of the active class).
+    Brush,
+    /// Erase from the selected segment (or from every segment under the stroke).
+    Eraser,
 }
 
 impl Tool {
-    pub const ALL: [Tool; 5] = [
+    pub const ALL: [Tool; 7] = [
         Tool::Select,
         Tool::Polygon,
+        Tool::Brush,
+        Tool::Eraser,
         Tool::Click,
         Tool::Scribble,
         Tool::Box,
@@ -46,6 +53,8 @@ impl Tool {
             Tool::Click => "Click",
             Tool::Scribble => "Scribble",
             Tool::Box => "Box",
+            Tool::Brush => "Brush",
+            Tool::Eraser => "Eraser",
         }
     }
 
@@ -55,7 +64,9 @@ impl Tool {
             Tool::Polygon => "P",
             Tool::Click => "C",
             Tool::Scribble => "S",
-            Tool::Box => "B",
+            Tool::Box => "X",
+            Tool::Brush => "B",
+            Tool::Eraser => "E",
         }
     }
 
@@ -68,6 +79,8 @@ impl Tool {
                 "model: drag over the object, right/shift-drag over background; Enter accepts"
             }
             Tool::Box => "model: drag a box around the object; Enter accepts",
+            Tool::Brush => "paint into the selected segment (none selected: a new one); [ ] size",
+            Tool::Eraser => "erase from the selected segment (none selected: from all); [ ] size",
         }
     }
 
@@ -77,7 +90,9 @@ impl Tool {
             Tool::Polygon => egui::Key::P,
             Tool::Click => egui::Key::C,
             Tool::Scribble => egui::Key::S,
-            Tool::Box => egui::Key::B,
+            Tool::Box => egui::Key::X,
+            Tool::Brush => egui::Key::B,
+            Tool::Eraser => egui::Key::E,
         }
     }
 }
@@ -114,6 +129,12 @@ pub struct Canvas {
     overlay_key: Option<(u64, bool, usize)>,
     preview: Option<TextureHandle>,
     preview_key: Option<u64>,
+    /// Brush / eraser radius in image pixels.
+    pub brush_radius: f32,
+    pub brush_mode: BrushMode,
+    /// Pixels covered by the stroke being dragged, and its path for drawing.
+    stroke_mask: Option<crate::core::geometry::BitMask>,
+    stroke_path: Vec<[f32; 2]>,
     needs_fit: bool,
 }
 
@@ -132,6 +153,10 @@ impl Default for Canvas {
             overlay_key: None,
             preview: None,
             preview_key: None,
+            brush_radius: 8.0,
+            brush_mode: BrushMode::Overwrite,
+            stroke_mask: None,
+            stroke_path: Vec::new(),
             needs_fit: true,
         }
     }
@@ -140,6 +165,8 @@ impl Default for Canvas {
 impl Canvas {
     /// Forgets per-image state when another image opens.
     pub fn reset_for_new_image(&mut self) {
+        self.stroke_mask = None;
+        self.stroke_path.clear();
         self.image = None;
         self.overlay = None;
         self.overlay_key = None;
@@ -220,7 +247,7 @@ impl Canvas {
             self.view = ViewTransform::fit(self.image_size, viewport.shrink(8.0));
             self.needs_fit = false;
         }
-        let typing = ui.ctx().egui_wants_keyboard_input();
+        let typing = ui.ctx().text_edit_focused();
         // Tool shortcuts and view keys.
         if !typing {
             ui.input(|i| {
@@ -342,6 +369,9 @@ impl Canvas {
                 Tool::Click | Tool::Scribble | Tool::Box => {
                     self.prompt_tool(&response, ui, draft, &mut out)
                 }
+                Tool::Brush | Tool::Eraser => {
+                    self.brush_tool(&response, ui, session, active_class, &mut out)
+                }
             }
         }
         self.draw_prompts(ui.ctx(), &painter, image_rect, draft);
@@ -354,7 +384,91 @@ impl Canvas {
             self.selected = None;
         }
         self.draw_in_progress(&painter, response.hover_pos());
+        self.draw_brush(&painter, response.hover_pos());
         out
+    }
+
+    fn brush_tool(
+        &mut self,
+        response: &egui::Response,
+        ui: &egui::Ui,
+        session: Option<&ImageSession>,
+        active_class: Option<u32>,
+        out: &mut CanvasOutput,
+    ) {
+        let Some(s) = session else { return };
+        ui.input(|i| {
+            if i.key_pressed(egui::Key::OpenBracket) {
+                self.brush_radius = (self.brush_radius / 1.25).max(0.5);
+            }
+            if i.key_pressed(egui::Key::CloseBracket) {
+                self.brush_radius = (self.brush_radius * 1.25).min(500.0);
+            }
+        });
+        let (w, h) = (s.doc.image.width, s.doc.image.height);
+        let pressed = response.dragged_by(egui::PointerButton::Primary) || response.clicked();
+        if pressed && let Some(p) = response.interact_pointer_pos() {
+            let q = self.view.image_from_screen(p);
+            let q = [q.x, q.y];
+            let from = self.stroke_path.last().copied().unwrap_or(q);
+            let mask = self
+                .stroke_mask
+                .get_or_insert_with(|| crate::core::geometry::BitMask::new(w, h));
+            stamp_line(mask, from, q, self.brush_radius);
+            self.stroke_path.push(q);
+        }
+        if !(response.drag_stopped() || response.clicked()) {
+            return;
+        }
+        self.stroke_path.clear();
+        let Some(stroke) = self.stroke_mask.take() else {
+            return;
+        };
+        let edit = if self.tool == Tool::Eraser {
+            erase_edit(&s.doc, &stroke, self.selected)
+        } else {
+            let target = match (self.selected, active_class) {
+                (Some(id), _) if s.doc.segment(id).is_some() => BrushTarget::Existing(id),
+                (_, Some(c)) => BrushTarget::New { category_id: c },
+                (None, None) => {
+                    out.messages
+                        .push("Add or pick a class first (right panel, keys 1-9)".into());
+                    return;
+                }
+                (Some(_), None) => return,
+            };
+            if let BrushTarget::New { .. } = target {
+                self.selected = Some(s.doc.next_segment_id());
+            }
+            brush_edit(&s.doc, &s.label_map, &stroke, target, self.brush_mode)
+        };
+        out.edits.extend(edit);
+    }
+
+    fn draw_brush(&self, painter: &egui::Painter, hover: Option<Pos2>) {
+        if !matches!(self.tool, Tool::Brush | Tool::Eraser) {
+            return;
+        }
+        let r = self.brush_radius * self.view.scale;
+        let color = if self.tool == Tool::Eraser {
+            Color32::from_rgba_unmultiplied(255, 255, 255, 90)
+        } else {
+            Color32::from_rgba_unmultiplied(255, 220, 0, 90)
+        };
+        let pts: Vec<Pos2> = self
+            .stroke_path
+            .iter()
+            .map(|p| self.view.screen_from_image(Pos2::new(p[0], p[1])))
+            .collect();
+        if pts.len() > 1 {
+            painter.add(egui::Shape::line(pts.clone(), Stroke::new(2.0 * r, color)));
+        }
+        for p in pts.first().into_iter().chain(pts.last()) {
+            painter.circle_filled(*p, r, color);
+        }
+        if let Some(h) = hover {
+            painter.circle_stroke(h, r, Stroke::new(1.0, Color32::WHITE));
+        }
     }
 
     fn prompt_tool(
@@ -430,7 +544,7 @@ impl Canvas {
                     }
                 }
             }
-            Tool::Select | Tool::Polygon => {}
+            Tool::Select | Tool::Polygon | Tool::Brush | Tool::Eraser => {}
         }
         ui.input(|i| {
             if i.key_pressed(egui::Key::Enter) && draft.preview.is_some() {

@@ -15,6 +15,9 @@ pub enum Edit {
     Remove { segment: Segment, index: usize },
     /// Replaces a segment's whole state (geometry, class, z, flags).
     Replace { before: Segment, after: Segment },
+    /// Several edits applied as one undo step (e.g. a brush stroke that takes pixels
+    /// from several segments).
+    Batch(Vec<Edit>),
 }
 
 impl Edit {
@@ -45,6 +48,18 @@ impl Edit {
     /// document.
     pub fn apply(&self, doc: &mut ImageDocument) -> bool {
         match self {
+            Edit::Batch(edits) => {
+                for (i, e) in edits.iter().enumerate() {
+                    if !e.apply(doc) {
+                        // All or nothing: undo the part already applied.
+                        for done in edits[..i].iter().rev() {
+                            done.inverse().apply(doc);
+                        }
+                        return false;
+                    }
+                }
+                true
+            }
             Edit::Insert { segment, index } => {
                 if doc.segment(segment.id).is_some() {
                     return false;
@@ -73,6 +88,7 @@ impl Edit {
     /// The edit that undoes this one.
     pub fn inverse(&self) -> Edit {
         match self {
+            Edit::Batch(edits) => Edit::Batch(edits.iter().rev().map(Edit::inverse).collect()),
             Edit::Insert { segment, index } => Edit::Remove {
                 segment: segment.clone(),
                 index: index.unwrap_or(usize::MAX),

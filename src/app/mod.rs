@@ -8,6 +8,7 @@
 //! | [`loader`] | image decoding on worker threads |
 //! | [`canvas`] | drawing the image + overlay, tool input |
 //! | [`assist`] | model prompts and the predictor worker thread |
+//! | [`paint`] | brush and eraser strokes as edits |
 //! | [`lock`] | one instance per project |
 //! | [`demo`] | the embedded demo project |
 
@@ -17,6 +18,7 @@ pub mod demo;
 pub mod history;
 pub mod loader;
 pub mod lock;
+pub mod paint;
 pub mod session;
 pub mod view;
 
@@ -95,6 +97,8 @@ pub struct LimnerApp {
     show_help: bool,
     /// Decoded pixels of the image on screen (shared with the model worker).
     current_rgb: Option<std::sync::Arc<image::RgbImage>>,
+    comment_draft: String,
+    rename_draft: String,
     pub assist: AssistWorker,
     pub draft: PromptDraft,
 }
@@ -148,6 +152,8 @@ impl LimnerApp {
             toasts: Vec::new(),
             show_help: false,
             current_rgb: None,
+            comment_draft: String::new(),
+            rename_draft: String::new(),
             assist: AssistWorker::start(model),
             draft: PromptDraft::default(),
         };
@@ -289,7 +295,7 @@ impl LimnerApp {
     }
 
     fn handle_shortcuts(&mut self, ctx: &egui::Context) {
-        if ctx.egui_wants_keyboard_input() {
+        if ctx.text_edit_focused() {
             return;
         }
         use egui::{Key, KeyboardShortcut, Modifiers};
@@ -472,6 +478,193 @@ impl LimnerApp {
         {
             self.apply_edit(e);
         }
+        ui.separator();
+        self.segment_properties_ui(ui);
+        ui.separator();
+        self.class_admin_ui(ui);
+    }
+
+    /// Class, iscrowd, z-order and comments of the selected segment; each change is one
+    /// undo step.
+    fn segment_properties_ui(&mut self, ui: &mut egui::Ui) {
+        ui.heading("Selected segment");
+        let Some(seg) = self
+            .canvas
+            .selected
+            .and_then(|id| self.session.as_ref()?.doc.segment(id).cloned())
+        else {
+            ui.label("none (Select tool, then click a segment)");
+            return;
+        };
+        let mut after = seg.clone();
+        let cats: Vec<_> = self.project.ontology.active_categories().cloned().collect();
+        let current = self
+            .project
+            .ontology
+            .get(seg.category_id)
+            .map(|c| c.name.clone())
+            .unwrap_or_default();
+        egui::ComboBox::from_label("class")
+            .selected_text(current)
+            .show_ui(ui, |ui| {
+                for c in &cats {
+                    ui.selectable_value(&mut after.category_id, c.id, &c.name);
+                }
+            });
+        ui.checkbox(&mut after.iscrowd, "iscrowd")
+            .on_hover_text("A crowd region: many instances labeled as one");
+        ui.horizontal(|ui| {
+            ui.label(format!("z {}", after.z));
+            if ui
+                .button("up")
+                .on_hover_text("Raise: wins overlaps")
+                .clicked()
+            {
+                after.z += 1;
+            }
+            if ui
+                .button("down")
+                .on_hover_text("Lower: loses overlaps")
+                .clicked()
+            {
+                after.z -= 1;
+            }
+        });
+        ui.horizontal(|ui| {
+            let label = ui.label("Comment:");
+            ui.add(egui::TextEdit::singleline(&mut self.comment_draft).desired_width(150.0))
+                .labelled_by(label.id);
+            if ui.button("add").clicked() && !self.comment_draft.trim().is_empty() {
+                after.comments.push(crate::core::document::Comment {
+                    text: self.comment_draft.trim().to_string(),
+                    author: std::env::var("USER").ok(),
+                    at: None,
+                });
+                self.comment_draft.clear();
+            }
+        });
+        for c in &seg.comments {
+            ui.label(format!(
+                "• {}{}",
+                c.text,
+                c.author
+                    .as_ref()
+                    .map(|a| format!(" ({a})"))
+                    .unwrap_or_default()
+            ));
+        }
+        if let Some(e) = self
+            .session
+            .as_ref()
+            .and_then(|s| Edit::replace(&s.doc, after))
+        {
+            self.apply_edit(e);
+        }
+    }
+
+    /// Rename, retire or merge the active class. Retire refuses a class in use; merge
+    /// remaps every segment of the project.
+    fn class_admin_ui(&mut self, ui: &mut egui::Ui) {
+        let Some(active) = self
+            .active_class
+            .and_then(|id| self.project.ontology.active(id).cloned())
+        else {
+            return;
+        };
+        egui::CollapsingHeader::new(format!("Edit class “{}”", active.name)).show(ui, |ui| {
+            ui.horizontal(|ui| {
+                let label = ui.label("Name:");
+                ui.add(egui::TextEdit::singleline(&mut self.rename_draft).desired_width(120.0))
+                    .labelled_by(label.id);
+                if ui.button("rename").clicked() {
+                    let name = self.rename_draft.trim().to_string();
+                    match self.project.ontology.rename(active.id, &name) {
+                        Ok(()) => self.save_ontology_or_toast(),
+                        Err(e) => self.toast_error(e),
+                    }
+                }
+            });
+            let mut isthing = active.isthing;
+            if ui
+                .checkbox(&mut isthing, "thing (countable instances)")
+                .changed()
+            {
+                if let Some(c) = self
+                    .project
+                    .ontology
+                    .categories
+                    .iter_mut()
+                    .find(|c| c.id == active.id)
+                {
+                    c.isthing = isthing;
+                }
+                self.save_ontology_or_toast();
+            }
+            let mut color =
+                egui::Color32::from_rgb(active.color.0[0], active.color.0[1], active.color.0[2]);
+            if ui.color_edit_button_srgba(&mut color).changed() {
+                if let Some(c) = self
+                    .project
+                    .ontology
+                    .categories
+                    .iter_mut()
+                    .find(|c| c.id == active.id)
+                {
+                    c.color = crate::core::ontology::Color([color.r(), color.g(), color.b()]);
+                }
+                self.save_ontology_or_toast();
+            }
+            if ui
+                .button("retire")
+                .on_hover_text("Keeps the id as a tombstone; refused while segments use it")
+                .clicked()
+            {
+                self.flush();
+                match self.project.retire_category(active.id) {
+                    Ok(()) => {
+                        self.active_class = self
+                            .project
+                            .ontology
+                            .active_categories()
+                            .next()
+                            .map(|c| c.id)
+                    }
+                    Err(e) => self.toast_error(e.to_string()),
+                }
+            }
+            let others: Vec<_> = self
+                .project
+                .ontology
+                .active_categories()
+                .filter(|c| c.id != active.id)
+                .cloned()
+                .collect();
+            ui.menu_button("merge into…", |ui| {
+                for o in others {
+                    if ui.button(&o.name).clicked() {
+                        self.flush();
+                        match self.project.merge_category(active.id, o.id) {
+                            Ok(n) => {
+                                self.toast(format!("{n} segment(s) moved to {}", o.name));
+                                self.active_class = Some(o.id);
+                                self.open_image(self.current);
+                            }
+                            Err(e) => self.toast_error(e.to_string()),
+                        }
+                        ui.close();
+                    }
+                }
+            });
+        });
+    }
+
+    fn save_ontology_or_toast(&mut self) {
+        if let Err(e) = self.project.save_ontology() {
+            self.toast_error(e.to_string());
+        }
+        if let Some(s) = self.session.as_mut() {
+            s.touch();
+        }
     }
 
     fn toolbar_ui(&mut self, ui: &mut egui::Ui) {
@@ -525,6 +718,27 @@ impl LimnerApp {
                 s.redo();
             }
             ui.separator();
+            if matches!(self.canvas.tool, Tool::Brush | Tool::Eraser) {
+                ui.add(
+                    egui::Slider::new(&mut self.canvas.brush_radius, 0.5..=200.0)
+                        .logarithmic(true)
+                        .text("radius"),
+                )
+                .on_hover_text("Brush radius in image pixels ([ and ])");
+                ui.selectable_value(
+                    &mut self.canvas.brush_mode,
+                    paint::BrushMode::Overwrite,
+                    "overwrite",
+                )
+                .on_hover_text("The brush takes pixels from other segments");
+                ui.selectable_value(
+                    &mut self.canvas.brush_mode,
+                    paint::BrushMode::Protect,
+                    "protect",
+                )
+                .on_hover_text("The brush paints only unlabeled pixels");
+                ui.separator();
+            }
             ui.add(egui::Slider::new(&mut self.canvas.opacity, 0.0..=1.0).text("opacity"));
             ui.checkbox(&mut self.canvas.outline_only, "outlines");
             ui.separator();
@@ -614,7 +828,8 @@ pub const SHORTCUTS: &[(&str, &str)] = &[
     ("0", "1:1"),
     ("Enter", "close polygon / accept the model's mask"),
     ("Backspace", "remove last vertex / prompt"),
-    ("Esc", "cancel drawing"),
+    ("Esc", "cancel drawing / prompts"),
+    ("[ / ]", "smaller / larger brush"),
     ("Delete", "delete selected segment"),
     ("?", "this help"),
 ];
