@@ -147,6 +147,8 @@ pub struct PromptDraft {
     pub box_start: Option<[f32; 2]>,
     /// Bumped with every new preview so views refresh their caches.
     pub revision: u64,
+    /// The segment being refined (its mask was the starting previous mask).
+    pub refining: Option<u32>,
 }
 
 impl PromptDraft {

@@ -663,21 +663,13 @@ impl Canvas {
             .drain(..)
             .map(|p| [f64::from(p.x), f64::from(p.y)])
             .collect();
-        let seg = Segment {
-            id: s.doc.next_segment_id(),
-            category_id: class,
-            geometry: Geometry::Polygons {
-                polygons: vec![PolygonWithHoles {
-                    outer,
-                    holes: vec![],
-                }],
-            },
-            z: 0,
-            iscrowd: false,
-            source: Source::Polygon,
-            review: Default::default(),
-            comments: vec![],
+        let geometry = Geometry::Polygons {
+            polygons: vec![PolygonWithHoles {
+                outer,
+                holes: vec![],
+            }],
         };
+        let seg = Segment::new(s.doc.next_segment_id(), class, geometry, Source::Polygon);
         self.selected = Some(seg.id);
         edits.push(Edit::add(seg));
     }

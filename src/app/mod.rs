@@ -258,6 +258,17 @@ impl LimnerApp {
             self.draft = PromptDraft::default();
             return;
         }
+        // Refine: the first prompt on a selected segment starts from its current mask.
+        if self.draft.prompts.previous.is_none()
+            && self.draft.refining.is_none()
+            && let Some(id) = self.canvas.selected
+            && let Some(s) = self.session.as_ref()
+            && let Some(seg) = s.doc.segment(id)
+            && let Ok(mask) = seg.geometry.to_mask(s.doc.image.width, s.doc.image.height)
+        {
+            self.draft.refining = Some(id);
+            self.draft.prompts.previous = Some(mask.data.iter().map(|&v| f32::from(v)).collect());
+        }
         self.assist.request(rgb, self.draft.prompts.clone());
     }
 
@@ -279,18 +290,30 @@ impl LimnerApp {
             self.draft = PromptDraft::default();
             return;
         }
-        let seg = crate::core::document::Segment {
-            id: s.doc.next_segment_id(),
-            category_id: class,
-            geometry: crate::core::document::Geometry::from_mask(&mask),
-            z: 0,
-            iscrowd: false,
-            source: crate::core::document::Source::Model,
-            review: Default::default(),
-            comments: vec![],
+        use crate::core::document::{Geometry, Segment, Source};
+        let edit = match self.draft.refining.and_then(|id| s.doc.segment(id)) {
+            // Refine: the selected segment takes the new mask (same id, class, flags).
+            Some(old) => {
+                let mut after = old.clone();
+                after.geometry = Geometry::from_mask(&mask);
+                after.source = Source::Model;
+                Edit::replace(&s.doc, after)
+            }
+            None => {
+                let seg = Segment::new(
+                    s.doc.next_segment_id(),
+                    class,
+                    Geometry::from_mask(&mask),
+                    Source::Model,
+                );
+                // Not selected: the next click starts a new object rather than refining this one.
+                self.canvas.selected = None;
+                Some(Edit::add(seg))
+            }
         };
-        self.canvas.selected = Some(seg.id);
-        self.apply_edit(Edit::add(seg));
+        if let Some(e) = edit {
+            self.apply_edit(e);
+        }
         self.draft = PromptDraft::default();
     }
 
@@ -827,6 +850,10 @@ pub const SHORTCUTS: &[(&str, &str)] = &[
     ("F", "fit image"),
     ("0", "1:1"),
     ("Enter", "close polygon / accept the model's mask"),
+    (
+        "Select, then C / S / X",
+        "refine a segment: prompts start from its mask",
+    ),
     ("Backspace", "remove last vertex / prompt"),
     ("Esc", "cancel drawing / prompts"),
     ("[ / ]", "smaller / larger brush"),

@@ -116,16 +116,17 @@ pub fn brush_edit(
                 edits.push(e);
             }
         }
-        BrushTarget::New { category_id } => edits.push(Edit::add(Segment {
-            id: target_id,
-            category_id,
-            geometry: Geometry::from_mask(&painted),
-            z: doc.segments.iter().map(|s| s.z).max().unwrap_or(0),
-            iscrowd: false,
-            source: Source::Brush,
-            review: Default::default(),
-            comments: vec![],
-        })),
+        BrushTarget::New { category_id } => {
+            let mut seg = Segment::new(
+                target_id,
+                category_id,
+                Geometry::from_mask(&painted),
+                Source::Brush,
+            );
+            // On top, so the stroke shows where it was painted.
+            seg.z = doc.segments.iter().map(|s| s.z).max().unwrap_or(0);
+            edits.push(Edit::add(seg));
+        }
     }
     (!edits.is_empty()).then_some(Edit::Batch(edits))
 }

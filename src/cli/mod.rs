@@ -42,6 +42,19 @@ pub enum Command {
     },
     /// Check a project folder or a COCO panoptic JSON; report every problem, exit 1 on any.
     Validate { path: PathBuf },
+    /// Predict one mask from prompts; writes an 8-bit PNG (255 inside). Bad input exits 2.
+    Predict {
+        #[arg(long)]
+        image: PathBuf,
+        /// Prompt file (points, scribbles, box, previous_mask).
+        #[arg(long)]
+        prompts: PathBuf,
+        #[arg(long)]
+        out: PathBuf,
+        /// Model config (default: the shipped models/limner-click-v1.json).
+        #[arg(long)]
+        model: Option<PathBuf>,
+    },
     /// Benchmarks.
     #[command(subcommand)]
     Bench(BenchCommand),
@@ -85,6 +98,12 @@ pub fn run(cli: Cli) -> ExitCode {
             output,
         }) => report(convert(from, &input, images.as_deref(), to, &output)),
         Some(Command::Validate { path }) => validate(&path),
+        Some(Command::Predict {
+            image,
+            prompts,
+            out,
+            model,
+        }) => predict(&image, &prompts, &out, model),
         Some(Command::Bench(BenchCommand::Noc {
             images,
             masks,
@@ -215,4 +234,48 @@ fn bench_noc(
         crate::core::io::write_json_atomic(&path, &v)?;
     }
     Ok(())
+}
+
+/// `limner predict`: exit 2 on bad input, 1 on a failure of the model.
+fn predict(
+    image: &std::path::Path,
+    prompts: &std::path::Path,
+    out: &std::path::Path,
+    model: Option<PathBuf>,
+) -> ExitCode {
+    let img = match crate::core::io::read_rgb_image(image) {
+        Ok(i) => i,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let p = match crate::model::request::read_prompt_file(prompts, img.width(), img.height()) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let run = || -> anyhow::Result<()> {
+        let config = model
+            .or_else(crate::model::config::default_model_config)
+            .ok_or_else(|| anyhow::anyhow!("no model config found; pass --model"))?;
+        let mut predictor = crate::model::load_predictor(&config)?;
+        let pred = predictor.predict(&img, &p)?;
+        let png = image::GrayImage::from_raw(
+            pred.width,
+            pred.height,
+            pred.mask.data.iter().map(|&v| v * 255).collect(),
+        )
+        .ok_or_else(|| anyhow::anyhow!("mask size mismatch"))?;
+        let mut bytes = Vec::new();
+        png.write_to(
+            &mut std::io::Cursor::new(&mut bytes),
+            image::ImageFormat::Png,
+        )?;
+        crate::core::io::write_atomic(out, &bytes)?;
+        Ok(())
+    };
+    report(run())
 }

@@ -111,6 +111,22 @@ pub struct Segment {
     pub comments: Vec<Comment>,
 }
 
+impl Segment {
+    /// A new, unreviewed, non-crowd segment at z 0 with no comments.
+    pub fn new(id: u32, category_id: u32, geometry: Geometry, source: Source) -> Segment {
+        Segment {
+            id,
+            category_id,
+            geometry,
+            z: 0,
+            iscrowd: false,
+            source,
+            review: ReviewState::Unreviewed,
+            comments: Vec::new(),
+        }
+    }
+}
+
 /// Which image a document describes.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

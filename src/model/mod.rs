@@ -7,6 +7,7 @@
 //! | [`runtime`] | finding and loading the ONNX Runtime library |
 //! | [`click`] | the `limner-click` backend (the embedded model) |
 //! | [`noc`] | the NoC@85 / NoC@90 click-simulation benchmark |
+//! | [`request`] | the prompt file of `limner predict` |
 //!
 //! One backend per kind, chosen by the single `match` in [`load_predictor`].
 
@@ -14,6 +15,7 @@ pub mod click;
 pub mod config;
 pub mod noc;
 pub mod prompt;
+pub mod request;
 pub mod runtime;
 
 use std::path::Path;

@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::core::document::{Geometry, ImageDocument, ImageStatus, ReviewState, Segment, Source};
+use crate::core::document::{Geometry, ImageDocument, ImageStatus, Segment, Source};
 use crate::core::error::{Error, Result};
 use crate::core::geometry::BitMask;
 use crate::core::io;
@@ -439,15 +439,15 @@ fn segments_from_map(
     }
     let segments = keep
         .iter()
-        .map(|s| Segment {
-            id: s.id,
-            category_id: s.category_id,
-            geometry: Geometry::from_mask(&masks[&s.id]),
-            z: 0,
-            iscrowd: s.iscrowd != 0,
-            source: Source::Import,
-            review: ReviewState::Unreviewed,
-            comments: Vec::new(),
+        .map(|s| {
+            let mut seg = Segment::new(
+                s.id,
+                s.category_id,
+                Geometry::from_mask(&masks[&s.id]),
+                Source::Import,
+            );
+            seg.iscrowd = s.iscrowd != 0;
+            seg
         })
         .collect();
     (segments, problems)
