@@ -6,9 +6,11 @@ use egui::{Color32, Pos2, Sense, Stroke, TextureHandle, TextureOptions, Vec2};
 use super::assist::PromptDraft;
 use super::history::Edit;
 use super::paint::{BrushMode, BrushTarget, brush_edit, erase_edit, stamp_line};
+use super::polygon_edit::{self, SnapIndex, VertexRef};
 use super::session::ImageSession;
 use super::view::ViewTransform;
 use crate::core::document::{Geometry, Segment, Source};
+use crate::core::geometry::Point;
 use crate::core::geometry::PolygonWithHoles;
 use crate::core::labelmap::LabelMap;
 use crate::core::ontology::Ontology;
@@ -28,14 +30,17 @@ pub enum Tool {
     Brush,
     /// Erase from the selected segment (or from every segment under the stroke).
     Eraser,
+    /// Flood fill by colour tolerance: a new segment of the active class.
+    Wand,
 }
 
 impl Tool {
-    pub const ALL: [Tool; 7] = [
+    pub const ALL: [Tool; 8] = [
         Tool::Select,
         Tool::Polygon,
         Tool::Brush,
         Tool::Eraser,
+        Tool::Wand,
         Tool::Click,
         Tool::Scribble,
         Tool::Box,
@@ -55,6 +60,7 @@ impl Tool {
             Tool::Box => "Box",
             Tool::Brush => "Brush",
             Tool::Eraser => "Eraser",
+            Tool::Wand => "Wand",
         }
     }
 
@@ -67,6 +73,7 @@ impl Tool {
             Tool::Box => "X",
             Tool::Brush => "B",
             Tool::Eraser => "E",
+            Tool::Wand => "W",
         }
     }
 
@@ -81,6 +88,7 @@ impl Tool {
             Tool::Box => "model: drag a box around the object; Enter accepts",
             Tool::Brush => "paint into the selected segment (none selected: a new one); [ ] size",
             Tool::Eraser => "erase from the selected segment (none selected: from all); [ ] size",
+            Tool::Wand => "click: flood fill by colour tolerance into a new segment",
         }
     }
 
@@ -93,8 +101,20 @@ impl Tool {
             Tool::Box => egui::Key::X,
             Tool::Brush => egui::Key::B,
             Tool::Eraser => egui::Key::E,
+            Tool::Wand => egui::Key::W,
         }
     }
+}
+
+/// What the canvas reads each frame (the store; the canvas never writes it).
+pub struct CanvasContext<'a> {
+    pub session: Option<&'a ImageSession>,
+    pub ontology: &'a Ontology,
+    pub active_class: Option<u32>,
+    /// An image decode is running.
+    pub loading: bool,
+    /// Decoded pixels of the image on screen (for the wand).
+    pub rgb: Option<&'a image::RgbImage>,
 }
 
 /// What one frame of the canvas produced.
@@ -112,6 +132,8 @@ pub struct CanvasOutput {
 
 /// Closing distance to the first vertex, in screen points.
 const CLOSE_DISTANCE: f32 = 8.0;
+/// Snapping and vertex-grab distance, in screen points.
+const SNAP_DISTANCE: f32 = 8.0;
 
 /// View state of the canvas (no document data).
 pub struct Canvas {
@@ -125,8 +147,19 @@ pub struct Canvas {
     image: Option<TextureHandle>,
     image_size: Vec2,
     overlay: Option<TextureHandle>,
-    /// (session revision, outline mode) the overlay was built for.
-    overlay_key: Option<(u64, bool, usize)>,
+    /// (session revision, outline mode, hidden-classes revision) of the overlay.
+    overlay_key: Option<(u64, bool, u64)>,
+    /// Classes whose segments are not drawn.
+    pub hidden: std::collections::BTreeSet<u32>,
+    hidden_rev: u64,
+    /// Draw the next polygon as a hole in the selected segment.
+    pub hole_mode: bool,
+    /// Colour tolerance of the wand (RGB distance).
+    pub wand_tolerance: f32,
+    snap: Option<SnapIndex>,
+    snap_key: Option<u64>,
+    /// Vertex being dragged in the Select tool, and where it is now.
+    dragging_vertex: Option<(u32, VertexRef, Point)>,
     preview: Option<TextureHandle>,
     preview_key: Option<u64>,
     /// Brush / eraser radius in image pixels.
@@ -153,6 +186,13 @@ impl Default for Canvas {
             overlay_key: None,
             preview: None,
             preview_key: None,
+            hidden: Default::default(),
+            hidden_rev: 0,
+            hole_mode: false,
+            wand_tolerance: 30.0,
+            snap: None,
+            snap_key: None,
+            dragging_vertex: None,
             brush_radius: 8.0,
             brush_mode: BrushMode::Overwrite,
             stroke_mask: None,
@@ -163,6 +203,18 @@ impl Default for Canvas {
 }
 
 impl Canvas {
+    /// Shows or hides a class in the overlay.
+    pub fn set_hidden(&mut self, class: u32, hidden: bool) {
+        let changed = if hidden {
+            self.hidden.insert(class)
+        } else {
+            self.hidden.remove(&class)
+        };
+        if changed {
+            self.hidden_rev += 1;
+        }
+    }
+
     /// Forgets per-image state when another image opens.
     pub fn reset_for_new_image(&mut self) {
         self.stroke_mask = None;
@@ -193,11 +245,7 @@ impl Canvas {
         session: &ImageSession,
         ontology: &Ontology,
     ) {
-        let key = (
-            session.revision,
-            self.outline_only,
-            session as *const _ as usize,
-        );
+        let key = (session.revision, self.outline_only, self.hidden_rev);
         if self.overlay_key == Some(key) {
             return;
         }
@@ -206,6 +254,7 @@ impl Canvas {
             &session.doc.segments,
             ontology,
             self.outline_only,
+            &self.hidden,
         );
         self.overlay = Some(ctx.load_texture("overlay", img, TextureOptions::NEAREST));
         self.overlay_key = Some(key);
@@ -216,13 +265,23 @@ impl Canvas {
     pub fn ui(
         &mut self,
         ui: &mut egui::Ui,
-        session: Option<&ImageSession>,
-        ontology: &Ontology,
-        active_class: Option<u32>,
-        loading: bool,
+        cx: CanvasContext<'_>,
         draft: &mut PromptDraft,
     ) -> CanvasOutput {
+        let CanvasContext {
+            session,
+            ontology,
+            active_class,
+            loading,
+            rgb,
+        } = cx;
         let mut out = CanvasOutput::default();
+        if let Some(s) = session
+            && self.snap_key != Some(s.revision)
+        {
+            self.snap = Some(SnapIndex::build(&s.doc));
+            self.snap_key = Some(s.revision);
+        }
         let (response, painter) = ui.allocate_painter(ui.available_size(), Sense::click_and_drag());
         let viewport = response.rect;
         painter.rect_filled(viewport, 0.0, Color32::from_gray(30));
@@ -332,15 +391,38 @@ impl Canvas {
             && let Some(seg) = s.doc.segment(sel)
             && let Geometry::Polygons { polygons } = &seg.geometry
         {
-            for poly in polygons {
-                for ring in poly.rings() {
+            for (pi, poly) in polygons.iter().enumerate() {
+                for (ri, ring) in poly.rings().enumerate() {
                     let pts: Vec<Pos2> = ring
                         .iter()
-                        .map(|v| {
+                        .enumerate()
+                        .map(|(vi, v)| {
+                            let v = match self.dragging_vertex {
+                                Some((id, r, at))
+                                    if id == sel
+                                        && r == (VertexRef {
+                                            polygon: pi,
+                                            ring: ri,
+                                            vertex: vi,
+                                        }) =>
+                                {
+                                    at
+                                }
+                                _ => *v,
+                            };
                             self.view
                                 .screen_from_image(Pos2::new(v[0] as f32, v[1] as f32))
                         })
                         .collect();
+                    if self.tool == Tool::Select {
+                        for p in &pts {
+                            painter.rect_filled(
+                                egui::Rect::from_center_size(*p, Vec2::splat(5.0)),
+                                0.0,
+                                Color32::YELLOW,
+                            );
+                        }
+                    }
                     painter.add(egui::Shape::closed_line(
                         pts,
                         Stroke::new(2.0, Color32::YELLOW),
@@ -352,10 +434,40 @@ impl Canvas {
         if !panning && !space {
             match self.tool {
                 Tool::Select => {
+                    if let Some(s) = session {
+                        self.select_tool(&response, s, &mut out);
+                    }
+                }
+                Tool::Wand => {
                     if response.clicked()
-                        && let (Some(p), Some(s)) = (response.interact_pointer_pos(), session)
+                        && let (Some(p), Some(s), Some(img)) =
+                            (response.interact_pointer_pos(), session, rgb)
                     {
-                        self.selected = id_at(&s.label_map, self.view.image_from_screen(p));
+                        let q = self.view.image_from_screen(p);
+                        match active_class {
+                            None => out
+                                .messages
+                                .push("Add or pick a class first (right panel, keys 1-9)".into()),
+                            Some(_) if q.x < 0.0 || q.y < 0.0 => {}
+                            Some(class) => {
+                                let mask = crate::model::region::flood_fill(
+                                    img,
+                                    q.x as u32,
+                                    q.y as u32,
+                                    self.wand_tolerance,
+                                );
+                                if mask.area() > 0 {
+                                    let seg = Segment::new(
+                                        s.doc.next_segment_id(),
+                                        class,
+                                        Geometry::from_mask(&mask),
+                                        Source::Manual,
+                                    );
+                                    self.selected = Some(seg.id);
+                                    out.edits.push(Edit::add(seg));
+                                }
+                            }
+                        }
                     }
                 }
                 Tool::Polygon => self.polygon_tool(
@@ -386,6 +498,54 @@ impl Canvas {
         self.draw_in_progress(&painter, response.hover_pos());
         self.draw_brush(&painter, response.hover_pos());
         out
+    }
+
+    /// Click selects; on the selected polygon, drag a vertex to move it, double-click an
+    /// edge to insert one, right-click a vertex to delete it.
+    fn select_tool(&mut self, response: &egui::Response, s: &ImageSession, out: &mut CanvasOutput) {
+        let Some(p) = response.interact_pointer_pos().or(response.hover_pos()) else {
+            return;
+        };
+        let q = self.view.image_from_screen(p);
+        let q = [f64::from(q.x), f64::from(q.y)];
+        let grab = f64::from(SNAP_DISTANCE / self.view.scale);
+        let selected = self.selected.and_then(|id| s.doc.segment(id));
+        if response.drag_started()
+            && let Some(seg) = selected
+            && let Some(v) = polygon_edit::nearest_vertex(seg, q, grab)
+        {
+            self.dragging_vertex = Some((seg.id, v, q));
+        }
+        if let Some((id, v, _)) = self.dragging_vertex {
+            if response.dragged() {
+                self.dragging_vertex = Some((id, v, q));
+            }
+            if response.drag_stopped() {
+                self.dragging_vertex = None;
+                out.edits
+                    .extend(polygon_edit::move_vertex(&s.doc, id, v, q));
+            }
+            return;
+        }
+        if response.double_clicked()
+            && let Some(seg) = selected
+            && let Some((after, at)) = polygon_edit::nearest_edge(seg, q, grab)
+        {
+            out.edits
+                .extend(polygon_edit::insert_vertex(&s.doc, seg.id, after, at));
+            return;
+        }
+        if response.secondary_clicked()
+            && let Some(seg) = selected
+            && let Some(v) = polygon_edit::nearest_vertex(seg, q, grab)
+        {
+            out.edits
+                .extend(polygon_edit::delete_vertex(&s.doc, seg.id, v));
+            return;
+        }
+        if response.clicked() {
+            self.selected = id_at(&s.label_map, Pos2::new(q[0] as f32, q[1] as f32));
+        }
     }
 
     fn brush_tool(
@@ -544,7 +704,7 @@ impl Canvas {
                     }
                 }
             }
-            Tool::Select | Tool::Polygon | Tool::Brush | Tool::Eraser => {}
+            Tool::Select | Tool::Polygon | Tool::Brush | Tool::Eraser | Tool::Wand => {}
         }
         ui.input(|i| {
             if i.key_pressed(egui::Key::Enter) && draft.preview.is_some() {
@@ -636,7 +796,11 @@ impl Canvas {
             if near_first && self.drawing.len() >= 3 {
                 close = true;
             } else {
-                self.drawing.push(self.view.image_from_screen(p));
+                let q = self.view.image_from_screen(p);
+                let q = [f64::from(q.x), f64::from(q.y)];
+                let max = f64::from(SNAP_DISTANCE / self.view.scale);
+                let q = self.snap.as_ref().map(|i| i.snap(q, max)).unwrap_or(q);
+                self.drawing.push(Pos2::new(q[0] as f32, q[1] as f32));
             }
         }
         ui.input(|i| {
@@ -654,15 +818,32 @@ impl Canvas {
             return;
         }
         let Some(s) = session else { return };
+        let ring: Vec<Point> = self
+            .drawing
+            .iter()
+            .map(|p| [f64::from(p.x), f64::from(p.y)])
+            .collect();
+        if self.hole_mode {
+            let hole = self
+                .selected
+                .and_then(|id| polygon_edit::add_hole(&s.doc, id, ring));
+            match hole {
+                Some(e) => {
+                    edits.push(e);
+                    self.drawing.clear();
+                }
+                None => messages.push(
+                    "Hole mode: select a polygon segment and start the hole inside it".into(),
+                ),
+            }
+            return;
+        }
         let Some(class) = active_class else {
             messages.push("Add or pick a class first (right panel, keys 1-9)".into());
             return;
         };
-        let outer = self
-            .drawing
-            .drain(..)
-            .map(|p| [f64::from(p.x), f64::from(p.y)])
-            .collect();
+        self.drawing.clear();
+        let outer = ring;
         let geometry = Geometry::Polygons {
             polygons: vec![PolygonWithHoles {
                 outer,
@@ -710,9 +891,11 @@ fn overlay_image(
     segments: &[Segment],
     ontology: &Ontology,
     outline_only: bool,
+    hidden: &std::collections::BTreeSet<u32>,
 ) -> egui::ColorImage {
     let colors: std::collections::HashMap<u32, [u8; 4]> = segments
         .iter()
+        .filter(|s| !hidden.contains(&s.category_id))
         .map(|s| {
             let c = ontology.get(s.category_id);
             let [r, g, b] = c.map(|c| c.color.0).unwrap_or([255, 0, 255]);

@@ -9,6 +9,7 @@
 //! | [`canvas`] | drawing the image + overlay, tool input |
 //! | [`assist`] | model prompts and the predictor worker thread |
 //! | [`paint`] | brush and eraser strokes as edits |
+//! | [`polygon_edit`] | vertex edits, holes, snapping index (rstar) |
 //! | [`lock`] | one instance per project |
 //! | [`demo`] | the embedded demo project |
 
@@ -19,6 +20,7 @@ pub mod history;
 pub mod loader;
 pub mod lock;
 pub mod paint;
+pub mod polygon_edit;
 pub mod session;
 pub mod view;
 
@@ -342,6 +344,9 @@ impl LimnerApp {
         if pressed(Key::A) || pressed(Key::PageUp) {
             self.step_image(-1);
         }
+        if pressed(Key::H) {
+            self.canvas.hole_mode = !self.canvas.hole_mode;
+        }
         if pressed(Key::Questionmark)
             || ctx.input(|i| i.key_pressed(Key::Slash) && i.modifiers.shift)
         {
@@ -434,6 +439,14 @@ impl LimnerApp {
                     c.id,
                     key.trim()
                 ));
+                let mut shown = !self.canvas.hidden.contains(&c.id);
+                if ui
+                    .checkbox(&mut shown, "show")
+                    .on_hover_text("Show this class in the overlay")
+                    .changed()
+                {
+                    self.canvas.set_hidden(c.id, !shown);
+                }
             });
         }
         ui.horizontal(|ui| {
@@ -741,6 +754,19 @@ impl LimnerApp {
                 s.redo();
             }
             ui.separator();
+            if self.canvas.tool == Tool::Polygon {
+                ui.checkbox(&mut self.canvas.hole_mode, "hole")
+                    .on_hover_text("Draw the next polygon as a hole in the selected segment (H)");
+                ui.separator();
+            }
+            if self.canvas.tool == Tool::Wand {
+                ui.add(
+                    egui::Slider::new(&mut self.canvas.wand_tolerance, 0.0..=200.0)
+                        .text("tolerance"),
+                )
+                .on_hover_text("Colour distance (RGB) the flood fill accepts");
+                ui.separator();
+            }
             if matches!(self.canvas.tool, Tool::Brush | Tool::Eraser) {
                 ui.add(
                     egui::Slider::new(&mut self.canvas.brush_radius, 0.5..=200.0)
@@ -857,6 +883,11 @@ pub const SHORTCUTS: &[(&str, &str)] = &[
     ("Backspace", "remove last vertex / prompt"),
     ("Esc", "cancel drawing / prompts"),
     ("[ / ]", "smaller / larger brush"),
+    ("H", "polygon: toggle hole mode"),
+    (
+        "Select: drag vertex",
+        "move it; double-click an edge inserts, right-click deletes",
+    ),
     ("Delete", "delete selected segment"),
     ("?", "this help"),
 ];
@@ -926,14 +957,14 @@ impl eframe::App for LimnerApp {
             .show(ui, |ui| self.side_panel_ui(ui));
         egui::CentralPanel::default().show(ui, |ui| {
             let active_class = self.active_class;
-            let out = self.canvas.ui(
-                ui,
-                self.session.as_ref(),
-                &self.project.ontology,
+            let cx = canvas::CanvasContext {
+                session: self.session.as_ref(),
+                ontology: &self.project.ontology,
                 active_class,
-                self.loader.is_busy(),
-                &mut self.draft,
-            );
+                loading: self.loader.is_busy(),
+                rgb: self.current_rgb.as_deref(),
+            };
+            let out = self.canvas.ui(ui, cx, &mut self.draft);
             for e in out.edits {
                 self.apply_edit(e);
             }

@@ -8,6 +8,7 @@
 //! | [`click`] | the `limner-click` backend (the embedded model) |
 //! | [`noc`] | the NoC@85 / NoC@90 click-simulation benchmark |
 //! | [`request`] | the prompt file of `limner predict` |
+//! | [`region`] | classical assists (flood fill by colour) |
 //!
 //! One backend per kind, chosen by the single `match` in [`load_predictor`].
 
@@ -15,6 +16,7 @@ pub mod click;
 pub mod config;
 pub mod noc;
 pub mod prompt;
+pub mod region;
 pub mod request;
 pub mod runtime;
 
