@@ -46,16 +46,20 @@ pub struct AssistWorker {
 }
 
 impl AssistWorker {
-    /// Starts the worker with the default model (or `config`).
+    /// Starts the worker and loads the model of `config` in the background; `None`
+    /// means no model (prompt tools disabled).
     pub fn start(config: Option<std::path::PathBuf>) -> Self {
         let (tx, req_rx) = channel::<Request>();
         let (reply_tx, rx) = channel::<Reply>();
+        let Some(config) = config else {
+            let _ = reply_tx.send(Reply::Unavailable(
+                "no model config found (models/limner-click-v1.json)".into(),
+            ));
+            return Self::with_channels(tx, rx);
+        };
         std::thread::spawn(move || {
-            let config = config.or_else(model::config::default_model_config);
-            let loaded: Result<Box<dyn MaskPredictor>, String> = match config {
-                None => Err("no model config found (models/limner-click-v1.json)".into()),
-                Some(c) => model::load_predictor(&c).map_err(|e| e.to_string()),
-            };
+            let loaded: Result<Box<dyn MaskPredictor>, String> =
+                model::load_predictor(&config).map_err(|e| e.to_string());
             let mut predictor = match loaded {
                 Ok(p) => {
                     let _ = reply_tx.send(Reply::Ready);
@@ -88,6 +92,10 @@ impl AssistWorker {
                 }
             }
         });
+        Self::with_channels(tx, rx)
+    }
+
+    fn with_channels(tx: Sender<Request>, rx: Receiver<Reply>) -> Self {
         AssistWorker {
             tx,
             rx,

@@ -11,6 +11,7 @@
 //! | [`paint`] | brush and eraser strokes as edits |
 //! | [`polygon_edit`] | vertex edits, holes, snapping index (rstar) |
 //! | [`lock`] | one instance per project |
+//! | [`recent`] | recently opened projects |
 //! | [`demo`] | the embedded demo project |
 
 pub mod assist;
@@ -21,6 +22,7 @@ pub mod loader;
 pub mod lock;
 pub mod paint;
 pub mod polygon_edit;
+pub mod recent;
 pub mod session;
 pub mod view;
 
@@ -101,6 +103,8 @@ pub struct LimnerApp {
     current_rgb: Option<std::sync::Arc<image::RgbImage>>,
     comment_draft: String,
     rename_draft: String,
+    /// A native folder dialog running on a worker thread.
+    folder_dialog: Option<std::sync::mpsc::Receiver<Option<PathBuf>>>,
     pub assist: AssistWorker,
     pub draft: PromptDraft,
 }
@@ -110,9 +114,51 @@ impl LimnerApp {
     pub fn open(dir: &std::path::Path) -> Result<Self, String> {
         let project = Project::open(dir).map_err(|e| e.to_string())?;
         let lock = lock::ProjectLock::acquire(&project.root)?;
+        recent::remember(&project.root);
         let mut app = Self::with_project(project);
         app._lock = Some(lock);
         Ok(app)
+    }
+
+    /// Switches to another project (saving the current image first). The model worker
+    /// is kept, so the model is not loaded again.
+    pub fn switch_project(&mut self, dir: &std::path::Path) {
+        self.flush();
+        // Our own lock is released first, so reopening the same project works; it is
+        // taken back if the other project cannot be opened.
+        let old_lock = self._lock.take();
+        let opened = Project::open(dir).map_err(|e| e.to_string()).and_then(|p| {
+            let lock = lock::ProjectLock::acquire(&p.root)?;
+            Ok((p, lock))
+        });
+        match opened {
+            Ok((project, lock)) => {
+                recent::remember(&project.root);
+                let assist = std::mem::replace(&mut self.assist, AssistWorker::start(None));
+                let mut next = Self::new(project, None);
+                next.assist = assist;
+                next._lock = Some(lock);
+                *self = next;
+            }
+            Err(e) => {
+                self._lock =
+                    old_lock.and_then(|_| lock::ProjectLock::acquire(&self.project.root).ok());
+                self.toast_error(e);
+            }
+        }
+    }
+
+    /// Asks for a folder in a native dialog on a worker thread (never blocks a frame).
+    fn pick_folder(&mut self) {
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let _ = tx.send(
+                rfd::FileDialog::new()
+                    .set_title("Open a project or a folder of images")
+                    .pick_folder(),
+            );
+        });
+        self.folder_dialog = Some(rx);
     }
 
     /// Builds the app state for an open project with the default model (no lock).
@@ -156,6 +202,7 @@ impl LimnerApp {
             current_rgb: None,
             comment_draft: String::new(),
             rename_draft: String::new(),
+            folder_dialog: None,
             assist: AssistWorker::start(model),
             draft: PromptDraft::default(),
         };
@@ -705,6 +752,25 @@ impl LimnerApp {
 
     fn toolbar_ui(&mut self, ui: &mut egui::Ui) {
         ui.horizontal(|ui| {
+            ui.menu_button("Project", |ui| {
+                if ui
+                    .button("Open folder…")
+                    .on_hover_text("A Limner project or a plain folder of images")
+                    .clicked()
+                {
+                    self.pick_folder();
+                    ui.close();
+                }
+                ui.separator();
+                ui.label("Recent");
+                for p in recent::load() {
+                    if ui.button(p.display().to_string()).clicked() {
+                        self.switch_project(&p);
+                        ui.close();
+                    }
+                }
+            });
+            ui.separator();
             for t in Tool::ALL {
                 let hint = match (&self.assist.state, t.uses_model()) {
                     (ModelState::Unavailable(m), true) => {
@@ -923,6 +989,20 @@ impl eframe::App for LimnerApp {
                 }
                 DecodedImage { image: Err(e), .. } => self.toast_error(e),
                 _ => {}
+            }
+        }
+        if let Some(rx) = &self.folder_dialog {
+            match rx.try_recv() {
+                Ok(Some(dir)) => {
+                    self.folder_dialog = None;
+                    self.switch_project(&dir);
+                }
+                Ok(None) | Err(std::sync::mpsc::TryRecvError::Disconnected) => {
+                    self.folder_dialog = None
+                }
+                Err(std::sync::mpsc::TryRecvError::Empty) => {
+                    ctx.request_repaint_after(Duration::from_millis(100))
+                }
             }
         }
         if let Some(result) = self.assist.poll() {

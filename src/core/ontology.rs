@@ -390,6 +390,17 @@ mod tests {
     }
 
     #[test]
+    fn rename_keeps_the_id_and_refuses_duplicates() {
+        let mut o = o();
+        o.rename(1, "kitten").unwrap();
+        assert_eq!(o.get(1).unwrap().name, "kitten");
+        assert!(o.rename(2, "kitten").is_err());
+        assert!(o.rename(2, " ").is_err());
+        o.retire(2).unwrap();
+        assert!(o.rename(2, "x").is_err(), "a retired class cannot be renamed");
+    }
+
+    #[test]
     fn merge_follows_chains() {
         let mut o = o();
         let c = o.add("tree", Color([0, 0, 0]), false).unwrap();
