@@ -283,8 +283,11 @@ def make_sample(pool, rng, S):
 
 
 class Stream(torch.utils.data.IterableDataset):
-    def __init__(self, S, seed):
-        self.S, self.seed = S, seed
+    """Yields whole batches; the crop size is drawn per batch from `sizes` (multi-scale training, so the
+    model sees objects spanning up to ~350 px as in the runtime's 320-512 px inputs)."""
+
+    def __init__(self, sizes, batch, seed):
+        self.sizes, self.batch, self.seed = list(sizes), batch, seed
 
     def __iter__(self):
         cv2.setNumThreads(1)
@@ -294,5 +297,7 @@ class Stream(torch.utils.data.IterableDataset):
         rng = np.random.default_rng([self.seed, wid])
         pool = Pool()
         while True:
-            x, g, gt, valid = make_sample(pool, rng, self.S)
-            yield torch.from_numpy(x), torch.from_numpy(g), torch.from_numpy(gt), torch.from_numpy(valid)
+            S = int(self.sizes[rng.integers(len(self.sizes))])
+            xs, gs, gts, vs = zip(*[make_sample(pool, rng, S) for _ in range(self.batch)])
+            yield (torch.from_numpy(np.stack(xs)), torch.from_numpy(np.stack(gs)),
+                   torch.from_numpy(np.stack(gts)), torch.from_numpy(np.stack(vs)))

@@ -41,12 +41,12 @@ class Runner:
         self.sess = ort.InferenceSession(path, so, providers=["CPUExecutionProvider"])
         self.ms = []
 
-    def predict(self, img, prev, clicks, box, x0, y0, x1, y1):
+    def predict(self, img, prev, clicks, box, x0, y0, x1, y1, long_side=LONG):
         """Run the model on the crop [x0,x1)x[y0,y1) of img (uint8 HxWx3). prev: full-res prob map.
         clicks: list of (x, y, pos) in image coords. box: (bx0,by0,bx1,by1) image coords or None.
         Returns the probability map of the crop at crop resolution."""
         cw, ch = x1 - x0, y1 - y0
-        s = LONG / max(cw, ch)
+        s = long_side / max(cw, ch)
         w, h = max(1, round(cw * s)), max(1, round(ch * s))
         W, H = pad32(w), pad32(h)
         crop = img[y0:y1, x0:x1]
@@ -90,7 +90,7 @@ def zoom_box(mask, clicks, W, H, expand=1.4, min_side=200):
     return x0, y0, min(W, x0 + int(round(bw))), min(H, y0 + int(round(bh)))
 
 
-def run_object(runner, img, gt, max_clicks=20, zoom=True):
+def run_object(runner, img, gt, max_clicks=20, zoom=True, zoom_long=LONG):
     H, W = gt.shape
     clicks = []
     prob = np.zeros((H, W), np.float32)
@@ -111,7 +111,7 @@ def run_object(runner, img, gt, max_clicks=20, zoom=True):
             prob = p
         else:
             x0, y0, x1, y1 = zoom_box(pred, clicks, W, H)
-            p = runner.predict(img, prob, clicks, None, x0, y0, x1, y1)
+            p = runner.predict(img, prob, clicks, None, x0, y0, x1, y1, zoom_long)
             prob = prob.copy()
             prob[y0:y1, x0:x1] = p
         pred = prob > 0.5
@@ -133,6 +133,7 @@ def main():
     ap.add_argument("--max-clicks", type=int, default=20)
     ap.add_argument("--horses", action="store_true", help="evaluate on the held-out horses instead of BSDS")
     ap.add_argument("--no-zoom", action="store_true")
+    ap.add_argument("--zoom-long", type=int, default=LONG, help="long side of the zoom-in crops (clicks >= 2)")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--json", default="")
     args = ap.parse_args()
@@ -144,7 +145,8 @@ def main():
     for stem, path, masks in items:
         img = load_rgb(path)
         for m in masks:
-            all_ious.append(run_object(runner, img, m, args.max_clicks, zoom=not args.no_zoom))
+            all_ious.append(run_object(runner, img, m, args.max_clicks, zoom=not args.no_zoom,
+                                       zoom_long=args.zoom_long))
             # box-only prompt (tight GT box, whole image input)
             ys, xs = np.nonzero(m)
             p = runner.predict(img, None, [], (xs.min(), ys.min(), xs.max() + 1, ys.max() + 1),
@@ -165,6 +167,7 @@ def main():
         "ms_per_click_model_mean": float(np.mean(runner.ms)),
         "wall_s": round(time.time() - t0, 1),
         "zoom": not args.no_zoom,
+        "zoom_long": args.zoom_long,
     }
     print(json.dumps(res, indent=1))
     if args.json:

@@ -66,7 +66,8 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--run", default="v1")
     ap.add_argument("--resume", action="store_true")
-    ap.add_argument("--size", type=int, default=288)
+    ap.add_argument("--size", type=int, nargs="+", default=[256, 320, 384],
+                    help="crop sizes, one drawn per batch")
     ap.add_argument("--batch", type=int, default=8)
     ap.add_argument("--total-steps", type=int, default=3000, help="length of the cosine LR schedule")
     ap.add_argument("--max-steps", type=int, default=10 ** 9, help="stop after this many steps")
@@ -119,10 +120,10 @@ def main():
           f"threads {torch.get_num_threads()}", flush=True)
 
     # the data seed changes with the step so a resumed run does not replay the same samples
-    ds = Stream(args.size, seed=args.seed * 1000003 + step)
-    dl = torch.utils.data.DataLoader(ds, batch_size=args.batch, num_workers=args.workers,
+    ds = Stream(args.size, args.batch, seed=args.seed * 1000003 + step)
+    dl = torch.utils.data.DataLoader(ds, batch_size=None, num_workers=args.workers,
                                      persistent_workers=args.workers > 0,
-                                     prefetch_factor=4 if args.workers > 0 else None)
+                                     prefetch_factor=2 if args.workers > 0 else None)
     rng = np.random.default_rng([args.seed, step, 7])
     use_amp = args.amp == "on" or (args.amp == "auto" and dev.type == "cuda")
     amp = dict(device_type=dev.type, dtype=torch.bfloat16, enabled=use_amp)
