@@ -1,13 +1,14 @@
 //! The canvas: image + resolved label-map overlay, zoom / pan, and the drawing tools.
 //! Tools never touch the document: they return [`Edit`]s for the app to apply.
 
-use egui::{Color32, Pos2, Sense, Stroke, TextureHandle, TextureOptions, Vec2};
+use egui::{Color32, Pos2, Sense, Stroke, Vec2};
 
 use super::assist::PromptDraft;
 use super::history::Edit;
 use super::paint::{BrushMode, BrushTarget, brush_edit, erase_edit, stamp_line};
 use super::polygon_edit::{self, SnapIndex, VertexRef};
 use super::session::ImageSession;
+use super::tiles::TiledTexture;
 use super::view::ViewTransform;
 use crate::core::document::{Geometry, Segment, Source};
 use crate::core::geometry::Point;
@@ -144,9 +145,9 @@ pub struct Canvas {
     pub selected: Option<u32>,
     /// Vertices of the polygon being drawn, in image coordinates.
     pub drawing: Vec<Pos2>,
-    image: Option<TextureHandle>,
+    image: Option<TiledTexture>,
     image_size: Vec2,
-    overlay: Option<TextureHandle>,
+    overlay: Option<TiledTexture>,
     /// (session revision, outline mode, hidden-classes revision) of the overlay.
     overlay_key: Option<(u64, bool, u64)>,
     /// Classes whose segments are not drawn.
@@ -160,7 +161,7 @@ pub struct Canvas {
     snap_key: Option<u64>,
     /// Vertex being dragged in the Select tool, and where it is now.
     dragging_vertex: Option<(u32, VertexRef, Point)>,
-    preview: Option<TextureHandle>,
+    preview: Option<TiledTexture>,
     preview_key: Option<u64>,
     /// Brush / eraser radius in image pixels.
     pub brush_radius: f32,
@@ -228,9 +229,14 @@ impl Canvas {
     }
 
     /// Uploads a decoded image.
-    pub fn set_image(&mut self, ctx: &egui::Context, img: egui::ColorImage) {
-        self.image_size = Vec2::new(img.size[0] as f32, img.size[1] as f32);
-        self.image = Some(ctx.load_texture("image", img, TextureOptions::NEAREST));
+    pub fn set_image(
+        &mut self,
+        ctx: &egui::Context,
+        size: [usize; 2],
+        tiles: Vec<(usize, usize, egui::ColorImage)>,
+    ) {
+        self.image_size = Vec2::new(size[0] as f32, size[1] as f32);
+        self.image = Some(TiledTexture::from_tiles(ctx, "image", size, tiles));
         self.needs_fit = true;
     }
 
@@ -256,7 +262,7 @@ impl Canvas {
             self.outline_only,
             &self.hidden,
         );
-        self.overlay = Some(ctx.load_texture("overlay", img, TextureOptions::NEAREST));
+        self.overlay = Some(TiledTexture::new(ctx, "overlay", &img));
         self.overlay_key = Some(key);
     }
 
@@ -285,7 +291,7 @@ impl Canvas {
         let (response, painter) = ui.allocate_painter(ui.available_size(), Sense::click_and_drag());
         let viewport = response.rect;
         painter.rect_filled(viewport, 0.0, Color32::from_gray(30));
-        let Some(texture) = self.image.clone() else {
+        let Some(texture) = self.image.as_ref() else {
             if loading {
                 egui::Spinner::new().paint_at(
                     ui,
@@ -347,14 +353,12 @@ impl Canvas {
             self.view.pan(response.drag_delta());
         }
 
-        let image_rect = self.view.image_rect_on_screen(self.image_size);
-        let uv = egui::Rect::from_min_max(Pos2::ZERO, Pos2::new(1.0, 1.0));
-        painter.image(texture.id(), image_rect, uv, Color32::WHITE);
+        texture.paint(&painter, &self.view, Color32::WHITE);
         if let Some(s) = session {
             self.refresh_overlay(ui.ctx(), s, ontology);
             if let Some(ov) = &self.overlay {
                 let a = (self.opacity * 255.0).round() as u8;
-                painter.image(ov.id(), image_rect, uv, Color32::from_white_alpha(a));
+                ov.paint(&painter, &self.view, Color32::from_white_alpha(a));
             }
         }
 
@@ -486,7 +490,7 @@ impl Canvas {
                 }
             }
         }
-        self.draw_prompts(ui.ctx(), &painter, image_rect, draft);
+        self.draw_prompts(ui.ctx(), &painter, draft);
         if !typing
             && ui.input(|i| i.key_pressed(egui::Key::Delete))
             && let (Some(sel), Some(s)) = (self.selected, session)
@@ -721,13 +725,7 @@ impl Canvas {
         });
     }
 
-    fn draw_prompts(
-        &mut self,
-        ctx: &egui::Context,
-        painter: &egui::Painter,
-        image_rect: egui::Rect,
-        draft: &PromptDraft,
-    ) {
+    fn draw_prompts(&mut self, ctx: &egui::Context, painter: &egui::Painter, draft: &PromptDraft) {
         if let Some(mask) = &draft.preview {
             let key = draft.revision;
             if self.preview_key != Some(key) {
@@ -741,12 +739,11 @@ impl Canvas {
                     [mask.width as usize, mask.height as usize],
                     &rgba,
                 );
-                self.preview = Some(ctx.load_texture("preview", img, TextureOptions::NEAREST));
+                self.preview = Some(TiledTexture::new(ctx, "preview", &img));
                 self.preview_key = Some(key);
             }
             if let Some(t) = &self.preview {
-                let uv = egui::Rect::from_min_max(Pos2::ZERO, Pos2::new(1.0, 1.0));
-                painter.image(t.id(), image_rect, uv, Color32::WHITE);
+                t.paint(painter, &self.view, Color32::WHITE);
             }
         }
         let color = |positive: bool| {

@@ -5,10 +5,12 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::mpsc::{Receiver, Sender, channel};
 
-/// A decoded image: the pixels (shared with the model worker) and the texture data.
+/// A decoded image: the pixels (shared with the model worker) and the texture data,
+/// already cut into tiles (see [`super::tiles`]).
 pub struct LoadedImage {
     pub rgb: Arc<image::RgbImage>,
-    pub color: egui::ColorImage,
+    pub size: [usize; 2],
+    pub tiles: Vec<(usize, usize, egui::ColorImage)>,
 }
 
 /// A finished decode.
@@ -45,7 +47,8 @@ impl Loader {
                     );
                     LoadedImage {
                         rgb: Arc::new(img),
-                        color,
+                        size: color.size,
+                        tiles: super::tiles::split(&color),
                     }
                 })
                 .map_err(|e| e.to_string());

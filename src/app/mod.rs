@@ -10,6 +10,7 @@
 //! | [`assist`] | model prompts and the predictor worker thread |
 //! | [`paint`] | brush and eraser strokes as edits |
 //! | [`polygon_edit`] | vertex edits, holes, snapping index (rstar) |
+//! | [`tiles`] | textures cut into tiles for images beyond the GPU texture limit |
 //! | [`lock`] | one instance per project |
 //! | [`recent`] | recently opened projects |
 //! | [`demo`] | the embedded demo project |
@@ -24,6 +25,7 @@ pub mod paint;
 pub mod polygon_edit;
 pub mod recent;
 pub mod session;
+pub mod tiles;
 pub mod view;
 
 use std::path::PathBuf;
@@ -103,6 +105,8 @@ pub struct LimnerApp {
     current_rgb: Option<std::sync::Arc<image::RgbImage>>,
     comment_draft: String,
     rename_draft: String,
+    /// Clean-up applied to the model's masks.
+    pub postprocess: crate::model::postprocess::PostProcess,
     /// A native folder dialog running on a worker thread.
     folder_dialog: Option<std::sync::mpsc::Receiver<Option<PathBuf>>>,
     pub assist: AssistWorker,
@@ -203,6 +207,7 @@ impl LimnerApp {
             comment_draft: String::new(),
             rename_draft: String::new(),
             folder_dialog: None,
+            postprocess: Default::default(),
             assist: AssistWorker::start(model),
             draft: PromptDraft::default(),
         };
@@ -825,6 +830,21 @@ impl LimnerApp {
                     .on_hover_text("Draw the next polygon as a hole in the selected segment (H)");
                 ui.separator();
             }
+            if self.canvas.tool.uses_model() {
+                ui.checkbox(
+                    &mut self.postprocess.keep_touching_positive,
+                    "only clicked parts",
+                )
+                .on_hover_text("Drop mask parts that no positive click or scribble touches");
+                ui.add(
+                    egui::DragValue::new(&mut self.postprocess.fill_holes_below)
+                        .range(0..=100_000)
+                        .prefix("fill holes < ")
+                        .suffix(" px"),
+                )
+                .on_hover_text("Fill holes smaller than this (0: off)");
+                ui.separator();
+            }
             if self.canvas.tool == Tool::Wand {
                 ui.add(
                     egui::Slider::new(&mut self.canvas.wand_tolerance, 0.0..=200.0)
@@ -984,7 +1004,7 @@ impl eframe::App for LimnerApp {
                     path,
                     image: Ok(img),
                 } if path == self.project.image_path(&self.images[self.current]) => {
-                    self.canvas.set_image(ctx, img.color);
+                    self.canvas.set_image(ctx, img.size, img.tiles);
                     self.current_rgb = Some(img.rgb);
                 }
                 DecodedImage { image: Err(e), .. } => self.toast_error(e),
@@ -1007,7 +1027,14 @@ impl eframe::App for LimnerApp {
         }
         if let Some(result) = self.assist.poll() {
             match result {
-                Ok(p) => self.draft.accept_prediction(p),
+                Ok(mut p) => {
+                    p.mask = crate::model::postprocess::apply(
+                        &p.mask,
+                        &self.draft.prompts,
+                        self.postprocess,
+                    );
+                    self.draft.accept_prediction(p);
+                }
                 Err(e) => self.toast_error(e),
             }
         }

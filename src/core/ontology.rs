@@ -397,7 +397,10 @@ mod tests {
         assert!(o.rename(2, "kitten").is_err());
         assert!(o.rename(2, " ").is_err());
         o.retire(2).unwrap();
-        assert!(o.rename(2, "x").is_err(), "a retired class cannot be renamed");
+        assert!(
+            o.rename(2, "x").is_err(),
+            "a retired class cannot be renamed"
+        );
     }
 
     #[test]

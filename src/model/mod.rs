@@ -9,12 +9,14 @@
 //! | [`noc`] | the NoC@85 / NoC@90 click-simulation benchmark |
 //! | [`request`] | the prompt file of `limner predict` |
 //! | [`region`] | classical assists (flood fill by colour) |
+//! | [`postprocess`] | keep prompted components, fill small holes |
 //!
 //! One backend per kind, chosen by the single `match` in [`load_predictor`].
 
 pub mod click;
 pub mod config;
 pub mod noc;
+pub mod postprocess;
 pub mod prompt;
 pub mod region;
 pub mod request;
