@@ -179,13 +179,18 @@ fn brush_stroke_is_one_segment_and_one_undo_step() {
 fn d_and_a_switch_images_and_keep_work() {
     let dir = tempfile::tempdir().unwrap();
     let p = project(dir.path());
-    image::RgbImage::new(50, 40).save(dir.path().join("second.png")).unwrap();
+    image::RgbImage::new(50, 40)
+        .save(dir.path().join("second.png"))
+        .unwrap();
     let app = LimnerApp::new(p, None);
     let mut h = Harness::builder()
         .with_size(egui::vec2(1100.0, 700.0))
         .build_eframe(|_| app);
     wait_for_image(&mut h);
-    assert_eq!(h.state().images, vec!["img.png".to_string(), "second.png".to_string()]);
+    assert_eq!(
+        h.state().images,
+        vec!["img.png".to_string(), "second.png".to_string()]
+    );
     for (x, y) in [(10.0, 10.0), (40.0, 10.0), (40.0, 40.0)] {
         let pos = h.state().canvas.view.screen_from_image(Pos2::new(x, y));
         click(&mut h, pos);
@@ -196,9 +201,15 @@ fn d_and_a_switch_images_and_keep_work() {
     h.step();
     assert_eq!(h.state().current, 1, "D opens the next image");
     wait_for_image(&mut h);
-    assert_eq!(h.state().session.as_ref().unwrap().doc.image.file_name, "second.png");
+    assert_eq!(
+        h.state().session.as_ref().unwrap().doc.image.file_name,
+        "second.png"
+    );
     // The first image's polygon was saved when leaving it.
-    let saved = Project::open(dir.path()).unwrap().load_document("img.png").unwrap();
+    let saved = Project::open(dir.path())
+        .unwrap()
+        .load_document("img.png")
+        .unwrap();
     assert_eq!(saved.segments.len(), 1);
     h.key_press(egui::Key::A);
     h.step();

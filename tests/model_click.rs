@@ -40,7 +40,8 @@ fn one_click_segments_a_high_contrast_object() {
     };
     let pred = p.predict(&img, &prompts).unwrap();
     let iou = noc::iou(&gt, &pred.mask);
-    assert!(iou >= 0.85, "IoU after one click: {iou:.3}");
+    eprintln!("one click: IoU {iou:.3}");
+    assert!(iou >= 0.9, "IoU after one click: {iou:.3}");
 }
 
 #[test]
@@ -51,8 +52,8 @@ fn a_box_and_a_scribble_also_work() {
         bbox: Some([135.0, 75.0, 325.0, 205.0]),
         ..Default::default()
     };
-    let iou = noc::iou(&gt, &p.predict(&img, &boxed).unwrap().mask);
-    assert!(iou >= 0.85, "IoU from a box: {iou:.3}");
+    let iou_box = noc::iou(&gt, &p.predict(&img, &boxed).unwrap().mask);
+    eprintln!("box: IoU {iou_box:.3}");
     let scribble = Prompts {
         strokes: vec![Stroke {
             points: vec![[190.0, 140.0], [230.0, 130.0], [270.0, 150.0]],
@@ -61,7 +62,9 @@ fn a_box_and_a_scribble_also_work() {
         ..Default::default()
     };
     let iou = noc::iou(&gt, &p.predict(&img, &scribble).unwrap().mask);
+    eprintln!("scribble: IoU {iou:.3}");
     assert!(iou >= 0.85, "IoU from a scribble: {iou:.3}");
+    assert!(iou_box >= 0.85, "IoU from a box: {iou_box:.3}");
 }
 
 #[test]

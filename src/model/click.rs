@@ -5,9 +5,10 @@
 //! (positive prompts, negative prompts, previous-mask probability, box inside); output
 //! `logits` f32 [1,1,H,W]; H and W padded (bottom/right, zeros) to a multiple of 32.
 //!
-//! Zoom-in: the first prompt on an empty mask runs on the whole image; later prompts
-//! run on a crop around the current mask and the prompts (expanded 1.4x, at least 200
-//! px), so the cost per click does not grow with image size. The crop is resized so its
+//! Zoom-in: the first prompt on an empty mask (click, scribble or box) runs on the
+//! whole image; once there is a mask, prompts run on a crop around the mask and the
+//! prompts (expanded 1.4x, at least 200 px), so the cost per click does not grow with
+//! image size. The crop is resized so its
 //! long side equals the config's `long_side`, and the result is pasted back.
 
 use std::path::Path;
@@ -116,7 +117,7 @@ pub fn plan_crop(
         });
     }
     let (x0, y0, x1, y1) = match region {
-        Some(r) if has_mask || prompts.bbox.is_some() => {
+        Some(r) if has_mask => {
             let (cx, cy) = ((r[0] + r[2]) / 2.0, (r[1] + r[3]) / 2.0);
             let side_w = ((r[2] - r[0]) * CROP_EXPAND).max(MIN_CROP).min(fw);
             let side_h = ((r[3] - r[1]) * CROP_EXPAND).max(MIN_CROP).min(fh);
