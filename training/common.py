@@ -138,8 +138,16 @@ def thin_ok(m, min_core=0.5, erode_px=3.0, min_maxdist=6.0):
     return d.max() >= min_maxdist and (d > erode_px).sum() >= min_core * a
 
 
-def bsds_eval_objects(img_id, max_per_image=3):
-    """annotator 0's label map; regions with area in [2%, 60%] that are not thin; largest first."""
+def touches_like_stuff(m):
+    """True for background-like regions: touching 3+ image sides, or both opposite sides."""
+    t, b, l, r = m[0].any(), m[-1].any(), m[:, 0].any(), m[:, -1].any()
+    return (t + b + l + r) >= 3 or (l and r) or (t and b)
+
+
+def bsds_eval_objects(img_id, max_per_image=3, stuff=False):
+    """annotator 0's label map; regions with area in [2%, 60%] that are not thin (largest connected
+    component), largest first; unless stuff=True, background-like regions (touching 3+ image sides or
+    two opposite sides: sky, water, ground bands) are skipped."""
     lm = load_gray(os.path.join(BSDS, "segmentations", f"{img_id}_0.png"))
     n = lm.size
     labels, counts = np.unique(lm, return_counts=True)
@@ -159,13 +167,15 @@ def bsds_eval_objects(img_id, max_per_image=3):
             m = cc == k
             if m.sum() < 0.02 * n or not thin_ok(m):
                 continue
+        if not stuff and touches_like_stuff(m):
+            continue
         out.append(m)
         if len(out) >= max_per_image:
             break
     return out
 
 
-def eval_set(max_images=None, horses=False):
+def eval_set(max_images=None, horses=False, stuff=False):
     """list of (stem, image_path, [bool masks])"""
     items = []
     if horses:
@@ -174,7 +184,7 @@ def eval_set(max_images=None, horses=False):
             items.append((h, os.path.join(HORSES, "images", h + ".jpg"), [m]))
         return items
     for i in val_bsds():
-        objs = bsds_eval_objects(i)
+        objs = bsds_eval_objects(i, stuff=stuff)
         if objs:
             items.append((i, os.path.join(BSDS, "images", i + ".jpg"), objs))
         if max_images and len(items) >= max_images:

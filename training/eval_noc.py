@@ -131,6 +131,8 @@ def main():
     ap.add_argument("--model", default="models/limner-click-v1.onnx")
     ap.add_argument("--max-images", type=int, default=0)
     ap.add_argument("--max-clicks", type=int, default=20)
+    ap.add_argument("--stuff", action="store_true",
+                    help="also keep background-like BSDS regions (touching 3+ sides or 2 opposite sides)")
     ap.add_argument("--horses", action="store_true", help="evaluate on the held-out horses instead of BSDS")
     ap.add_argument("--no-zoom", action="store_true")
     ap.add_argument("--zoom-long", type=int, default=LONG, help="long side of the zoom-in crops (clicks >= 2)")
@@ -139,7 +141,7 @@ def main():
     args = ap.parse_args()
     cv2.setNumThreads(1)
     runner = Runner(args.model, args.threads)
-    items = eval_set(args.max_images or None, horses=args.horses)
+    items = eval_set(args.max_images or None, horses=args.horses, stuff=args.stuff)
     all_ious, box_ious = [], []
     t0 = time.time()
     for stem, path, masks in items:
@@ -155,7 +157,7 @@ def main():
     A = np.array(all_ious)
     res = {
         "model": args.model,
-        "set": "horses" if args.horses else "bsds-object-like",
+        "set": "horses" if args.horses else ("bsds-all-regions" if args.stuff else "bsds-object-like"),
         "images": len(items),
         "objects": len(A),
         "NoC@85": float(np.mean([noc(r, 0.85, args.max_clicks) for r in A])),
