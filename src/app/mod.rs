@@ -756,7 +756,7 @@ impl LimnerApp {
     }
 
     fn toolbar_ui(&mut self, ui: &mut egui::Ui) {
-        ui.horizontal(|ui| {
+        ui.horizontal_wrapped(|ui| {
             ui.menu_button("Project", |ui| {
                 if ui
                     .button("Open folder…")

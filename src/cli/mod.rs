@@ -83,6 +83,20 @@ pub enum BenchCommand {
         #[arg(long)]
         json: Option<PathBuf>,
     },
+    /// Per-click latency of the model at given image sizes (synthetic scene, click simulation).
+    Click {
+        /// Image sizes as WxH.
+        #[arg(long, value_delimiter = ',', default_value = "481x321,4000x3000")]
+        sizes: Vec<String>,
+        /// Clicks per run (the first runs on the whole image, the rest on zoom-in crops).
+        #[arg(long, default_value_t = 10)]
+        clicks: usize,
+        /// Runs per size.
+        #[arg(long, default_value_t = 3)]
+        runs: usize,
+        #[arg(long)]
+        model: Option<PathBuf>,
+    },
 }
 
 /// Runs the parsed command line.
@@ -112,6 +126,12 @@ pub fn run(cli: Cli) -> ExitCode {
             limit,
             json,
         })) => report(bench_noc(&images, &masks, max_clicks, model, limit, json)),
+        Some(Command::Bench(BenchCommand::Click {
+            sizes,
+            clicks,
+            runs,
+            model,
+        })) => report(bench_click(&sizes, clicks, runs, model)),
     }
 }
 
@@ -278,4 +298,86 @@ fn predict(
         Ok(())
     };
     report(run())
+}
+
+/// A textured scene with an elliptic object filling about a fifth of it.
+fn synthetic_scene(w: u32, h: u32) -> (image::RgbImage, crate::core::geometry::BitMask) {
+    let mut gt = crate::core::geometry::BitMask::new(w, h);
+    let (cx, cy, rx, ry) = (
+        w as f32 * 0.55,
+        h as f32 * 0.5,
+        w as f32 * 0.25,
+        h as f32 * 0.22,
+    );
+    let img = image::RgbImage::from_fn(w, h, |x, y| {
+        let (dx, dy) = ((x as f32 - cx) / rx, (y as f32 - cy) / ry);
+        let inside = dx * dx + dy * dy <= 1.0;
+        gt.set(i64::from(x), i64::from(y), inside);
+        let n = ((x * 7 + y * 13) % 17) as u8;
+        if inside {
+            image::Rgb([220 - n, 180 - n, 50 + n])
+        } else {
+            image::Rgb([50 + n, 70 + n, 100 + n])
+        }
+    });
+    (img, gt)
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v.get(v.len() / 2).copied().unwrap_or(f64::NAN)
+}
+
+fn bench_click(
+    sizes: &[String],
+    clicks: usize,
+    runs: usize,
+    model: Option<PathBuf>,
+) -> anyhow::Result<()> {
+    use crate::model::{self, noc};
+    let config = model
+        .or_else(model::config::default_model_config)
+        .ok_or_else(|| anyhow::anyhow!("no model config found; pass --model"))?;
+    let mut predictor = model::load_predictor(&config)?;
+    println!(
+        "{:>11}  {:>16}  {:>18}  {:>8}",
+        "image", "first click ms", "later clicks ms", "IoU"
+    );
+    for size in sizes {
+        let (w, h) = size
+            .split_once('x')
+            .and_then(|(a, b)| Some((a.parse::<u32>().ok()?, b.parse::<u32>().ok()?)))
+            .ok_or_else(|| anyhow::anyhow!("size {size:?}: expected WxH, e.g. 481x321"))?;
+        let (img, gt) = synthetic_scene(w, h);
+        let (mut first, mut later, mut last_iou) = (Vec::new(), Vec::new(), 0.0);
+        for _ in 0..runs {
+            // Every click is simulated (even past IoU 0.9), so later clicks are timed too.
+            let mut prompts = model::Prompts::default();
+            let mut pred = crate::core::geometry::BitMask::new(w, h);
+            for k in 0..clicks {
+                let Some(c) = noc::next_click(&gt, &pred) else {
+                    break;
+                };
+                prompts.clicks.push(c);
+                let t = std::time::Instant::now();
+                let p = predictor.predict(&img, &prompts)?;
+                let ms = t.elapsed().as_secs_f64() * 1e3;
+                if k == 0 {
+                    first.push(ms)
+                } else {
+                    later.push(ms)
+                }
+                pred = p.mask;
+                prompts.previous = Some(p.probability);
+            }
+            last_iou = noc::iou(&gt, &pred);
+        }
+        println!(
+            "{size:>11}  {:>16.1}  {:>18.1}  {last_iou:>8.3}",
+            median(first),
+            median(later)
+        );
+    }
+    println!("(medians; predict() wall time: crop, resize, encode, inference, paste back)");
+    Ok(())
 }
