@@ -686,8 +686,12 @@ impl Canvas {
                 }
             }
             Tool::Box => {
+                // The box starts where the button went down, not where the drag was
+                // recognised a few pixels later.
                 if response.drag_started()
-                    && let Some(p) = response.interact_pointer_pos()
+                    && let Some(p) = ui
+                        .input(|i| i.pointer.press_origin())
+                        .or(response.interact_pointer_pos())
                 {
                     draft.box_start = Some(to_image(p));
                 }
