@@ -525,7 +525,7 @@ impl LimnerApp {
         let Some(s) = self.session.as_ref() else {
             return;
         };
-        let stats = s.label_map.stats();
+        let stats = &s.stats;
         let mut delete = None;
         let mut select = None;
         egui::ScrollArea::vertical().show(ui, |ui| {

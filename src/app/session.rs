@@ -5,7 +5,9 @@ use std::time::{Duration, Instant};
 
 use super::history::{Edit, History};
 use crate::core::document::ImageDocument;
-use crate::core::labelmap::LabelMap;
+use std::collections::BTreeMap;
+
+use crate::core::labelmap::{LabelMap, SegmentStats};
 use crate::core::project::Project;
 
 /// Autosave delay after the last edit: edits reach disk well within 1 s.
@@ -17,6 +19,9 @@ pub struct ImageSession {
     pub history: History,
     /// Resolved label map of `doc`, rebuilt after each edit.
     pub label_map: LabelMap,
+    /// Area and bbox per segment id in `label_map` (kept with it, so panels do not
+    /// rescan the map every frame).
+    pub stats: BTreeMap<u32, SegmentStats>,
     /// Bumped on every change so views know to refresh their caches.
     pub revision: u64,
     dirty_since: Option<Instant>,
@@ -31,6 +36,7 @@ impl ImageSession {
         ImageSession {
             doc,
             history: History::default(),
+            stats: label_map.stats(),
             label_map,
             revision: 0,
             dirty_since: None,
@@ -40,6 +46,7 @@ impl ImageSession {
 
     fn changed(&mut self) {
         self.label_map = self.doc.resolve();
+        self.stats = self.label_map.stats();
         self.revision += 1;
         self.dirty_since.get_or_insert_with(Instant::now);
     }
