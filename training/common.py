@@ -7,7 +7,8 @@ import numpy as np
 from PIL import Image
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-SHARED = os.path.normpath(os.path.join(HERE, "..", "..", "shared"))
+# LIMNER_SHARED points elsewhere when the repo travels without its ../shared (e.g. to a GPU machine)
+SHARED = os.environ.get("LIMNER_SHARED") or os.path.normpath(os.path.join(HERE, "..", "..", "shared"))
 BSDS = os.path.join(SHARED, "data", "bsds500")
 HORSES = os.path.join(SHARED, "data", "weizmann_horses")
 

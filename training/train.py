@@ -9,7 +9,9 @@ import json
 import math
 import os
 import sys
+import shutil
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import torch
@@ -17,7 +19,7 @@ import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from common import HERE, draw_disk, next_click  # noqa: E402
-from data import Stream  # noqa: E402
+from data import Pool, Stream  # noqa: E402
 from model import LimnerClick  # noqa: E402
 
 
@@ -43,14 +45,20 @@ def loss_fn(logits, gt):
     return bce + siou.mean()
 
 
-def add_error_clicks(prob, g, gt, valid, rng):
-    """One simulated correction click per sample (interior-most point of the larger error)."""
+def add_error_clicks(prob, g, gt, valid, rng, pool=None):
+    """One simulated correction click per sample (interior-most point of the larger error).
+    `pool` (a thread pool) runs the per-sample distance transforms in parallel (OpenCV releases the GIL)."""
     pred = (prob > 0.5).cpu().numpy()[:, 0]
     gtn = gt.cpu().numpy()
     vn = valid.cpu().numpy()
     gn = g.cpu().numpy()
-    for i in range(pred.shape[0]):
-        c = next_click(pred[i], gtn[i], vn[i])
+    n = pred.shape[0]
+    if pool is not None:
+        clicks = list(pool.map(lambda i: next_click(pred[i], gtn[i], vn[i]), range(n)))
+    else:
+        clicks = [next_click(pred[i], gtn[i], vn[i]) for i in range(n)]
+    for i in range(n):
+        c = clicks[i]
         if c is None:
             continue
         x, y, pos = c
@@ -81,6 +89,12 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--ckpt-min", type=float, default=5.0)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--init", help="start from this checkpoint's weights (fresh optimizer, step 0)")
+    ap.add_argument("--time-schedule", action="store_true",
+                    help="cosine LR over --minutes of wall time instead of --total-steps (for a fixed-length"
+                         " run on a machine of unknown speed)")
+    ap.add_argument("--ckpt-copy", help="also copy each checkpoint into this folder")
+    ap.add_argument("--click-threads", type=int, default=0, help="threads for click simulation (0 = inline)")
     ap.add_argument("--amp", choices=["auto", "on", "off"], default="auto",
                     help="bf16 autocast; auto = on for CUDA, off on CPU (measured: bf16 depthwise convs are"
                          " ~10x slower than fp32 on this CPU)")
@@ -104,6 +118,13 @@ def main():
         model.load_state_dict(ck["model"])
         step, seen = ck["step"], ck["seen"]
         print(f"resumed {ck_path} at step {step}, {seen} samples", flush=True)
+    elif args.init:
+        ck0 = torch.load(args.init, map_location="cpu")
+        for k in ("nblocks", "dec"):
+            setattr(args, k, ck0["config"][k])
+        model = LimnerClick(args.nblocks, args.dec)
+        model.load_state_dict(ck0["model"])
+        print(f"initialized from {args.init} (step {ck0['step']}, {ck0['seen']} samples)", flush=True)
     else:
         n, missing = model.load_pretrained(pretrained_path())
         print(f"loaded {n} pretrained tensors; missing encoder keys: {missing}", flush=True)
@@ -120,11 +141,18 @@ def main():
           f"threads {torch.get_num_threads()}", flush=True)
 
     # the data seed changes with the step so a resumed run does not replay the same samples
+    import cv2
+    cv2.setNumThreads(1)  # an OpenCV thread pool made before the workers start can deadlock them
+    t0 = time.time()
+    Pool()  # build the cache once here, not in every worker at the same time
+    print(f"pool ready in {time.time() - t0:.1f} s", flush=True)
     ds = Stream(args.size, args.batch, seed=args.seed * 1000003 + step)
     dl = torch.utils.data.DataLoader(ds, batch_size=None, num_workers=args.workers,
                                      persistent_workers=args.workers > 0,
+                                     multiprocessing_context="spawn" if args.workers > 0 else None,
                                      prefetch_factor=2 if args.workers > 0 else None)
     rng = np.random.default_rng([args.seed, step, 7])
+    click_pool = ThreadPoolExecutor(args.click_threads) if args.click_threads > 0 else None
     use_amp = args.amp == "on" or (args.amp == "auto" and dev.type == "cuda")
     amp = dict(device_type=dev.type, dtype=torch.bfloat16, enabled=use_amp)
     print(f"bf16 autocast: {use_amp}", flush=True)
@@ -140,13 +168,22 @@ def main():
         os.replace(tmp, ck_path)
         with open(os.path.join(run_dir, "state.json"), "w") as f:
             json.dump({"step": step, "seen": seen, "time": time.time(), "config": cfg}, f)
+        if args.ckpt_copy:
+            os.makedirs(args.ckpt_copy, exist_ok=True)
+            shutil.copy(ck_path, os.path.join(args.ckpt_copy, "last.pt.tmp"))
+            os.replace(os.path.join(args.ckpt_copy, "last.pt.tmp"), os.path.join(args.ckpt_copy, "last.pt"))
 
     model.train()
     for x, g, gt, valid in dl:
         x = x.to(dev, non_blocking=True).contiguous(memory_format=torch.channels_last)
         g = g.to(dev)
         gtf = gt.to(dev).float()[:, None]
-        s = lr_at(step, args.total_steps)
+        if args.time_schedule:
+            frac = (time.time() - t_start) / 60 / args.minutes
+            cos = 0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * min(1.0, frac)))
+            s = min((step + 1) / 50, cos)
+        else:
+            s = lr_at(step, args.total_steps)
         for pg in opt.param_groups:
             pg["lr"] = pg["base"] * s
         n_it = int(rng.choice(args.max_iters + 1, p=None)) if args.max_iters > 0 else 0
@@ -154,7 +191,7 @@ def main():
             with torch.no_grad(), torch.autocast(**amp):
                 for _ in range(n_it):
                     prob = torch.sigmoid(model(x, g.contiguous(memory_format=torch.channels_last)).float())
-                    g = add_error_clicks(prob, g, gt, valid, rng)
+                    g = add_error_clicks(prob, g, gt, valid, rng, click_pool)
         with torch.autocast(**amp):
             logits = model(x, g.contiguous(memory_format=torch.channels_last))
         loss = loss_fn(logits, gtf)
