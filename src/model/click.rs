@@ -11,14 +11,14 @@
 //! image size. The crop is resized so its
 //! long side equals the config's `long_side`, and the result is pasted back.
 
-use std::path::Path;
-
 use image::RgbImage;
 use ort::session::Session;
 use ort::value::TensorRef;
 use rayon::prelude::*;
 
-use super::config::ModelConfig;
+use serde::Deserialize;
+
+use super::config::{InputSize, ModelConfig, ModelFiles, Normalization};
 use super::prompt::{PromptKind, Prompts};
 use super::{MaskPredictor, ModelError, Prediction, runtime};
 use crate::core::geometry::BitMask;
@@ -30,10 +30,23 @@ pub const CROP_EXPAND: f32 = 1.4;
 /// Smallest crop side, in image pixels.
 pub const MIN_CROP: f32 = 200.0;
 
+/// The `limner-click` settings of a model config (see `models/README.md`).
+#[derive(Debug, Clone, Deserialize)]
+pub struct ClickConfig {
+    pub contract: String,
+    pub files: ModelFiles,
+    pub input_size: InputSize,
+    pub normalization: Normalization,
+    pub prompts: Vec<PromptKind>,
+    pub click_radius: f32,
+    pub stroke_radius: f32,
+    pub threshold: f32,
+}
+
 /// The embedded model, loaded in an ONNX Runtime session.
 pub struct ClickPredictor {
     session: Session,
-    config: ModelConfig,
+    config: ClickConfig,
 }
 
 /// A crop of the image in image pixels and its scale to model pixels.
@@ -55,7 +68,9 @@ pub struct CropPlan {
 
 impl ClickPredictor {
     /// Loads the model of `config` (ONNX Runtime is located or fetched on first use).
-    pub fn load(config: &ModelConfig, config_path: &Path) -> Result<Self, ModelError> {
+    pub fn load(model_config: &ModelConfig) -> Result<Self, ModelError> {
+        let config: ClickConfig = model_config.backend()?;
+        let config_path = &model_config.path;
         if config.contract != CONTRACT {
             return Err(ModelError::Config {
                 path: config_path.display().to_string(),
@@ -66,7 +81,7 @@ impl ClickPredictor {
             });
         }
         let env = runtime::environment(true)?;
-        let model = config.model_path();
+        let model = model_config.resolve(&config.files.model);
         let inference = |e: String| ModelError::Inference(format!("{}: {e}", model.display()));
         let session = Session::builder(env)
             .map_err(|e| inference(e.to_string()))?
@@ -76,14 +91,11 @@ impl ClickPredictor {
             .map_err(|e| inference(e.to_string()))?
             .commit_from_file(&model)
             .map_err(|e| inference(e.to_string()))?;
-        Ok(ClickPredictor {
-            session,
-            config: config.clone(),
-        })
+        Ok(ClickPredictor { session, config })
     }
 
     /// The config the model was loaded with.
-    pub fn config(&self) -> &ModelConfig {
+    pub fn config(&self) -> &ClickConfig {
         &self.config
     }
 }
@@ -98,7 +110,7 @@ pub fn plan_crop(
     height: u32,
     prompts: &Prompts,
     threshold: f32,
-    config: &ModelConfig,
+    config: &ClickConfig,
 ) -> CropPlan {
     let (fw, fh) = (width as f32, height as f32);
     let mut region = prompts.bounds();
@@ -182,7 +194,7 @@ pub fn encode_inputs(
     image: &RgbImage,
     prompts: &Prompts,
     plan: &CropPlan,
-    config: &ModelConfig,
+    config: &ClickConfig,
 ) -> (Vec<f32>, Vec<f32>) {
     let (iw, ih) = (plan.input_w as usize, plan.input_h as usize);
     let plane = iw * ih;
@@ -426,7 +438,7 @@ mod tests {
     use super::*;
     use crate::model::prompt::Click;
 
-    fn config() -> ModelConfig {
+    fn config() -> ClickConfig {
         serde_json::from_str(
             r#"{"name":"t","kind":"limner-click","contract":"limner-click/1","files":{"model":"m.onnx"},
             "input_size":{"long_side":480,"multiple":32,"min":64,"max":1024},

@@ -39,39 +39,55 @@ pub struct ModelFiles {
     pub model: String,
 }
 
-/// A model config file.
+/// The part of a model config every backend shares. The rest of the file holds the
+/// backend's own settings, read by [`ModelConfig::backend`] into the backend's type.
 #[derive(Debug, Clone, Deserialize)]
 pub struct ModelConfig {
     pub name: String,
     pub kind: ModelKind,
-    pub contract: String,
-    pub files: ModelFiles,
-    pub input_size: InputSize,
-    pub normalization: Normalization,
+    /// Prompt kinds the model understands.
     pub prompts: Vec<PromptKind>,
-    pub click_radius: f32,
-    pub stroke_radius: f32,
-    pub threshold: f32,
+    /// The config file.
+    #[serde(skip)]
+    pub path: PathBuf,
     /// Folder of the config; files are resolved against it.
     #[serde(skip)]
     pub dir: PathBuf,
+    /// The file's bytes, for [`ModelConfig::backend`].
+    #[serde(skip)]
+    raw: Vec<u8>,
 }
 
 impl ModelConfig {
     /// Reads a config; errors name the file and field.
     pub fn load(path: &Path) -> Result<ModelConfig, ModelError> {
+        let raw = std::fs::read(path).map_err(|e| ModelError::Config {
+            path: path.display().to_string(),
+            message: e.to_string(),
+        })?;
         let mut c: ModelConfig =
-            crate::core::io::read_json(path).map_err(|e| ModelError::Config {
-                path: path.display().to_string(),
-                message: e.to_string(),
-            })?;
+            crate::core::io::parse_json(path, &raw).map_err(|e| config_error(path, e))?;
+        c.path = path.to_path_buf();
         c.dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        c.raw = raw;
         Ok(c)
     }
 
-    /// Absolute path of the model file.
-    pub fn model_path(&self) -> PathBuf {
-        self.dir.join(&self.files.model)
+    /// The backend's own settings, read from the same file (errors name file and field).
+    pub fn backend<T: serde::de::DeserializeOwned>(&self) -> Result<T, ModelError> {
+        crate::core::io::parse_json(&self.path, &self.raw).map_err(|e| config_error(&self.path, e))
+    }
+
+    /// A file named in the config, resolved against the config's folder.
+    pub fn resolve(&self, file: &str) -> PathBuf {
+        self.dir.join(file)
+    }
+}
+
+fn config_error(path: &Path, e: crate::core::error::Error) -> ModelError {
+    ModelError::Config {
+        path: path.display().to_string(),
+        message: e.to_string(),
     }
 }
 

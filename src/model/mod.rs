@@ -70,6 +70,6 @@ pub trait MaskPredictor: Send {
 pub fn load_predictor(config_path: &Path) -> Result<Box<dyn MaskPredictor>, ModelError> {
     let config = ModelConfig::load(config_path)?;
     match config.kind {
-        ModelKind::LimnerClick => Ok(Box::new(click::ClickPredictor::load(&config, config_path)?)),
+        ModelKind::LimnerClick => Ok(Box::new(click::ClickPredictor::load(&config)?)),
     }
 }
