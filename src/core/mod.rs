@@ -10,6 +10,7 @@
 //! | [`ontology`] | the lean ontology file: stable ids, retire, merge |
 //! | [`project`] | the project folder on disk |
 //! | [`formats`] | COCO panoptic import / export |
+//! | [`vectorize`] | raster -> polygons with holes (exact, simplified) |
 
 pub mod document;
 pub mod error;
@@ -19,3 +20,4 @@ pub mod io;
 pub mod labelmap;
 pub mod ontology;
 pub mod project;
+pub mod vectorize;
