@@ -80,17 +80,7 @@ impl ClickPredictor {
                 ),
             });
         }
-        let env = runtime::environment(true)?;
-        let model = model_config.resolve(&config.files.model);
-        let inference = |e: String| ModelError::Inference(format!("{}: {e}", model.display()));
-        let session = Session::builder(env)
-            .map_err(|e| inference(e.to_string()))?
-            .with_intra_threads(2)
-            .map_err(|e| inference(e.to_string()))?
-            .with_inter_threads(1)
-            .map_err(|e| inference(e.to_string()))?
-            .commit_from_file(&model)
-            .map_err(|e| inference(e.to_string()))?;
+        let session = runtime::session(&model_config.resolve(&config.files.model), 2)?;
         Ok(ClickPredictor { session, config })
     }
 

@@ -142,6 +142,24 @@ with zipfile.ZipFile(wheel) as z:
     }
 }
 
+/// Opens an ONNX model in a session with `threads` intra-op threads (ONNX Runtime is
+/// located or fetched on first use); errors name the model file.
+pub fn session(
+    model: &std::path::Path,
+    threads: usize,
+) -> Result<ort::session::Session, ModelError> {
+    let env = environment(true)?;
+    let inference = |e: String| ModelError::Inference(format!("{}: {e}", model.display()));
+    ort::session::Session::builder(env)
+        .map_err(|e| inference(e.to_string()))?
+        .with_intra_threads(threads)
+        .map_err(|e| inference(e.to_string()))?
+        .with_inter_threads(1)
+        .map_err(|e| inference(e.to_string()))?
+        .commit_from_file(model)
+        .map_err(|e| inference(e.to_string()))
+}
+
 static ENVIRONMENT: OnceLock<Result<ort::environment::Environment, String>> = OnceLock::new();
 
 /// The process-wide ONNX Runtime environment, loading the library on first use.
