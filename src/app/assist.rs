@@ -1,6 +1,7 @@
 //! Model assist in the app: prompts the user is placing, and the worker thread that
 //! runs the predictor so inference never blocks a frame.
 
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::mpsc::{Receiver, Sender, channel};
 use std::time::Instant;
@@ -8,11 +9,18 @@ use std::time::Instant;
 use crate::core::geometry::BitMask;
 use crate::model::{self, Click, MaskPredictor, Prediction, Prompts, Stroke};
 
-/// A request to the worker; `seq` lets stale answers be dropped.
-struct Request {
-    seq: u64,
-    image: Arc<image::RgbImage>,
-    prompts: Prompts,
+/// Work for the predictor thread.
+enum Request {
+    /// Predict a mask; `seq` lets stale answers be dropped (latest request wins).
+    Predict {
+        seq: u64,
+        image: Arc<image::RgbImage>,
+        prompts: Prompts,
+    },
+    /// Per-image work ahead of the first prompt (a SAM encoder pass) for a decoded image.
+    Prepare(Arc<image::RgbImage>),
+    /// The same for an image file not decoded yet (the next image in the list).
+    PrepareFile(PathBuf),
 }
 
 /// What the worker sends back.
@@ -34,11 +42,16 @@ pub enum ModelState {
     Unavailable(String),
 }
 
+/// Builds a predictor on the worker thread.
+pub type PredictorLoader = Box<dyn FnOnce() -> Result<Box<dyn MaskPredictor>, String> + Send>;
+
 /// The predictor thread. The model loads in the background at start-up.
 pub struct AssistWorker {
     tx: Sender<Request>,
     rx: Receiver<Reply>,
     pub state: ModelState,
+    /// The model config this worker runs (`None`: no model, or one given by a test).
+    pub config: Option<PathBuf>,
     next_seq: u64,
     pending: Option<u64>,
     /// Last inference time, for the status bar.
@@ -48,19 +61,29 @@ pub struct AssistWorker {
 impl AssistWorker {
     /// Starts the worker and loads the model of `config` in the background; `None`
     /// means no model (prompt tools disabled).
-    pub fn start(config: Option<std::path::PathBuf>) -> Self {
-        let (tx, req_rx) = channel::<Request>();
-        let (reply_tx, rx) = channel::<Reply>();
-        let Some(config) = config else {
+    pub fn start(config: Option<PathBuf>) -> Self {
+        let Some(path) = config else {
+            let (tx, _) = channel::<Request>();
+            let (reply_tx, rx) = channel::<Reply>();
             let _ = reply_tx.send(Reply::Unavailable(
                 "no model config found (models/limner-click-v1.json)".into(),
             ));
-            return Self::with_channels(tx, rx);
+            return Self::with_channels(tx, rx, None);
         };
+        let load_path = path.clone();
+        let mut w = Self::start_with(Box::new(move || {
+            model::load_predictor(&load_path).map_err(|e| e.to_string())
+        }));
+        w.config = Some(path);
+        w
+    }
+
+    /// Starts the worker with a predictor built by `load` on the worker thread.
+    pub fn start_with(load: PredictorLoader) -> Self {
+        let (tx, req_rx) = channel::<Request>();
+        let (reply_tx, rx) = channel::<Reply>();
         std::thread::spawn(move || {
-            let loaded: Result<Box<dyn MaskPredictor>, String> =
-                model::load_predictor(&config).map_err(|e| e.to_string());
-            let mut predictor = match loaded {
+            let mut predictor = match load() {
                 Ok(p) => {
                     let _ = reply_tx.send(Reply::Ready);
                     p
@@ -70,36 +93,80 @@ impl AssistWorker {
                     return;
                 }
             };
-            while let Ok(mut req) = req_rx.recv() {
-                // Only the newest request matters.
-                while let Ok(newer) = req_rx.try_recv() {
-                    req = newer;
+            while let Ok(first) = req_rx.recv() {
+                // Only the newest prediction matters; preparations run after it.
+                let mut predict = None;
+                let mut prepare = Vec::new();
+                for req in std::iter::once(first).chain(req_rx.try_iter()) {
+                    match req {
+                        Request::Predict { .. } => predict = Some(req),
+                        other => prepare.push(other),
+                    }
                 }
-                let t = Instant::now();
-                let result = predictor
-                    .predict(&req.image, &req.prompts)
-                    .map_err(|e| e.to_string());
-                let ms = t.elapsed().as_secs_f64() * 1e3;
-                if reply_tx
-                    .send(Reply::Prediction {
-                        seq: req.seq,
-                        result,
-                        ms,
-                    })
-                    .is_err()
+                if let Some(Request::Predict {
+                    seq,
+                    image,
+                    prompts,
+                }) = predict
                 {
-                    return;
+                    let t = Instant::now();
+                    let result = predictor
+                        .predict(&image, &prompts)
+                        .map_err(|e| e.to_string());
+                    let ms = t.elapsed().as_secs_f64() * 1e3;
+                    if reply_tx
+                        .send(Reply::Prediction { seq, result, ms })
+                        .is_err()
+                    {
+                        return;
+                    }
+                }
+                // Decoding the next image costs time; only models that use it get it.
+                let prepare = if predictor.has_per_image_work() {
+                    prepare
+                } else {
+                    Vec::new()
+                };
+                for req in prepare {
+                    let image = match req {
+                        Request::Prepare(image) => image,
+                        Request::PrepareFile(path) => {
+                            match crate::core::io::read_rgb_image(&path) {
+                                Ok(i) => Arc::new(i),
+                                Err(e) => {
+                                    log::warn!("pre-encoding: {e}");
+                                    continue;
+                                }
+                            }
+                        }
+                        Request::Predict { .. } => continue,
+                    };
+                    if let Err(e) = predictor.prepare(&image) {
+                        log::warn!("pre-encoding an image: {e}");
+                    }
                 }
             }
         });
-        Self::with_channels(tx, rx)
+        Self::with_channels(tx, rx, None)
     }
 
-    fn with_channels(tx: Sender<Request>, rx: Receiver<Reply>) -> Self {
+    /// Asks the model to do its per-image work for `image` now (no-op for models
+    /// without any), so the first click on it is fast.
+    pub fn prepare(&self, image: Arc<image::RgbImage>) {
+        let _ = self.tx.send(Request::Prepare(image));
+    }
+
+    /// Like [`AssistWorker::prepare`] for an image file (decoded on the worker).
+    pub fn prepare_file(&self, path: PathBuf) {
+        let _ = self.tx.send(Request::PrepareFile(path));
+    }
+
+    fn with_channels(tx: Sender<Request>, rx: Receiver<Reply>, config: Option<PathBuf>) -> Self {
         AssistWorker {
             tx,
             rx,
             state: ModelState::Loading,
+            config,
             next_seq: 0,
             pending: None,
             last_ms: None,
@@ -110,7 +177,7 @@ impl AssistWorker {
     pub fn request(&mut self, image: Arc<image::RgbImage>, prompts: Prompts) -> u64 {
         self.next_seq += 1;
         let seq = self.next_seq;
-        let _ = self.tx.send(Request {
+        let _ = self.tx.send(Request::Predict {
             seq,
             image,
             prompts,

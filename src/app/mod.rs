@@ -111,6 +111,12 @@ pub struct LimnerApp {
     folder_dialog: Option<std::sync::mpsc::Receiver<Option<PathBuf>>>,
     pub assist: AssistWorker,
     pub draft: PromptDraft,
+    /// Model configs found beside the default one, `(name, path)`.
+    models: Vec<(String, PathBuf)>,
+    /// Accepted model masks become polygons (else bitmaps).
+    pub accept_as_polygon: bool,
+    /// Douglas–Peucker tolerance (px) for those polygons; 0 = exact pixel-edge polygons.
+    pub polygon_tolerance: f64,
 }
 
 impl LimnerApp {
@@ -208,8 +214,15 @@ impl LimnerApp {
             rename_draft: String::new(),
             folder_dialog: None,
             postprocess: Default::default(),
+            models: model
+                .as_deref()
+                .and_then(std::path::Path::parent)
+                .map(crate::model::config::list_models)
+                .unwrap_or_default(),
             assist: AssistWorker::start(model),
             draft: PromptDraft::default(),
+            accept_as_polygon: false,
+            polygon_tolerance: 1.0,
         };
         for w in warnings {
             app.toast_error(format!("{}: {}", w.path.display(), w.message));
@@ -336,30 +349,50 @@ impl LimnerApp {
             self.toast("Add or pick a class first (right panel, keys 1-9)");
             return;
         };
-        let Some(s) = self.session.as_ref() else {
+        if self.session.is_none() {
             return;
-        };
+        }
         if mask.area() == 0 {
             self.toast("The mask is empty; add a positive click");
             self.draft = PromptDraft::default();
             return;
         }
         use crate::core::document::{Geometry, Segment, Source};
+        let geometry = if self.accept_as_polygon {
+            use crate::core::vectorize::{Vectorize, vectorize};
+            let mode = if self.polygon_tolerance > 0.0 {
+                Vectorize::Simplified {
+                    tolerance: self.polygon_tolerance,
+                }
+            } else {
+                Vectorize::Exact
+            };
+            let v = vectorize(&mask, mode);
+            if v.iou < 0.98 {
+                self.toast(format!(
+                    "Polygon simplification kept IoU {:.3} with the mask; lower the tolerance for a closer fit",
+                    v.iou
+                ));
+            }
+            Geometry::Polygons {
+                polygons: v.polygons,
+            }
+        } else {
+            Geometry::from_mask(&mask)
+        };
+        let Some(s) = self.session.as_ref() else {
+            return;
+        };
         let edit = match self.draft.refining.and_then(|id| s.doc.segment(id)) {
             // Refine: the selected segment takes the new mask (same id, class, flags).
             Some(old) => {
                 let mut after = old.clone();
-                after.geometry = Geometry::from_mask(&mask);
+                after.geometry = geometry;
                 after.source = Source::Model;
                 Edit::replace(&s.doc, after)
             }
             None => {
-                let seg = Segment::new(
-                    s.doc.next_segment_id(),
-                    class,
-                    Geometry::from_mask(&mask),
-                    Source::Model,
-                );
+                let seg = Segment::new(s.doc.next_segment_id(), class, geometry, Source::Model);
                 // Not selected: the next click starts a new object rather than refining this one.
                 self.canvas.selected = None;
                 Some(Edit::add(seg))
@@ -755,6 +788,44 @@ impl LimnerApp {
         }
     }
 
+    /// Picks the model behind the prompt tools (every config in `models/`).
+    fn model_picker_ui(&mut self, ui: &mut egui::Ui) {
+        if self.models.len() < 2 {
+            return;
+        }
+        let current = self.assist.config.clone();
+        let name = self
+            .models
+            .iter()
+            .find(|(_, p)| Some(p) == current.as_ref())
+            .map_or("model", |(n, _)| n.as_str())
+            .to_string();
+        let mut chosen = None;
+        egui::ComboBox::from_id_salt("model_picker")
+            .selected_text(name)
+            .show_ui(ui, |ui| {
+                for (n, p) in &self.models {
+                    if ui
+                        .selectable_label(Some(p) == current.as_ref(), n)
+                        .clicked()
+                    {
+                        chosen = Some(p.clone());
+                    }
+                }
+            })
+            .response
+            .on_hover_text("Model or classical assist behind the click, scribble and box tools");
+        if let Some(p) = chosen
+            && Some(&p) != current.as_ref()
+        {
+            self.assist = AssistWorker::start(Some(p));
+            self.draft = PromptDraft::default();
+            if let Some(rgb) = self.current_rgb.clone() {
+                self.assist.prepare(rgb);
+            }
+        }
+    }
+
     fn toolbar_ui(&mut self, ui: &mut egui::Ui) {
         ui.horizontal_wrapped(|ui| {
             ui.menu_button("Project", |ui| {
@@ -831,6 +902,22 @@ impl LimnerApp {
                 ui.separator();
             }
             if self.canvas.tool.uses_model() {
+                self.model_picker_ui(ui);
+                ui.checkbox(&mut self.accept_as_polygon, "as polygon").on_hover_text(
+                    "Accepted masks become polygons with holes (editable vertices) instead of bitmaps",
+                );
+                if self.accept_as_polygon {
+                    ui.add(
+                        egui::DragValue::new(&mut self.polygon_tolerance)
+                            .range(0.0..=20.0)
+                            .speed(0.1)
+                            .prefix("tolerance ")
+                            .suffix(" px"),
+                    )
+                    .on_hover_text(
+                        "Douglas–Peucker tolerance; 0 keeps exact pixel-edge polygons",
+                    );
+                }
                 ui.checkbox(
                     &mut self.postprocess.keep_touching_positive,
                     "only clicked parts",
@@ -1005,6 +1092,12 @@ impl eframe::App for LimnerApp {
                     image: Ok(img),
                 } if path == self.project.image_path(&self.images[self.current]) => {
                     self.canvas.set_image(ctx, img.size, img.tiles);
+                    // Models with per-image work (SAM's encoder) start on this image now
+                    // and on the next one in the list afterwards.
+                    self.assist.prepare(img.rgb.clone());
+                    if let Some(next) = self.images.get(self.current + 1) {
+                        self.assist.prepare_file(self.project.image_path(next));
+                    }
                     self.current_rgb = Some(img.rgb);
                 }
                 DecodedImage { image: Err(e), .. } => self.toast_error(e),

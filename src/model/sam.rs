@@ -320,6 +320,10 @@ impl MaskPredictor for SamPredictor {
         self.embedding(image).map(|_| ())
     }
 
+    fn has_per_image_work(&self) -> bool {
+        true
+    }
+
     fn predict(&mut self, image: &RgbImage, prompts: &Prompts) -> Result<Prediction, ModelError> {
         let (w, h) = image.dimensions();
         if prompts.is_empty() {
