@@ -1,6 +1,8 @@
 //! Dataset formats. Every format reads into a [`Dataset`] (ontology + documents +
 //! where the images are) and writes from one, so any input converts to any output.
 
+pub mod classmap;
+pub mod coco_instance;
 pub mod coco_panoptic;
 
 use std::path::{Path, PathBuf};
@@ -19,6 +21,8 @@ pub enum Format {
     Project,
     /// COCO panoptic JSON + PNG folder beside it.
     CocoPanoptic,
+    /// COCO instance JSON (polygons, RLE, compressed RLE).
+    CocoInstance,
 }
 
 /// Format-neutral dataset in memory.
@@ -92,7 +96,38 @@ pub fn read(format: Format, input: &Path, images: Option<&Path>) -> Result<Datas
                     .unwrap_or_default(),
             })
         }
+        Format::CocoInstance => {
+            let d = coco_instance::read(input)?;
+            Ok(Dataset {
+                ontology: d.ontology,
+                documents: d.documents,
+                images_dir: images_beside(input, images),
+                name: stem_name(input),
+            })
+        }
     }
+}
+
+/// The images folder of a dataset file: `images` override, else `images/` beside the
+/// file when present, else the file's folder.
+fn images_beside(input: &Path, images: Option<&Path>) -> PathBuf {
+    let dir = input
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    match images {
+        Some(d) => d.to_path_buf(),
+        None if dir.join("images").is_dir() => dir.join("images"),
+        None => dir.to_path_buf(),
+    }
+}
+
+/// A dataset's name: the input's file stem.
+fn stem_name(input: &Path) -> String {
+    input
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default()
 }
 
 /// Writes `data` as `format` at `output`.
@@ -123,6 +158,14 @@ pub fn write(format: Format, data: Dataset, output: &Path) -> Result<WriteReport
         }
         Format::CocoPanoptic => {
             let r = coco_panoptic::export_documents(data.documents, &data.ontology, output)?;
+            Ok(WriteReport {
+                images: r.images,
+                segments: r.segments,
+                warnings: r.warnings,
+            })
+        }
+        Format::CocoInstance => {
+            let r = coco_instance::export_documents(data.documents, &data.ontology, output)?;
             Ok(WriteReport {
                 images: r.images,
                 segments: r.segments,
