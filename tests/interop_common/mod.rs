@@ -216,3 +216,39 @@ pub fn compare(a: &Dataset, b: &Dataset) -> Vec<Diff> {
     }
     out
 }
+
+/// Compares per image the class of every pixel (for formats that keep classes only).
+/// Returns every difference.
+pub fn compare_classes(a: &Dataset, b: &Dataset) -> Vec<Diff> {
+    let classes = |d: &ImageDocument| {
+        let map = d.resolve();
+        let of: std::collections::HashMap<u32, u32> =
+            d.segments.iter().map(|s| (s.id, s.category_id)).collect();
+        map.map_ids(|id| of.get(&id).copied().unwrap_or(0))
+    };
+    let mut out = Vec::new();
+    for da in &a.documents {
+        match b
+            .documents
+            .iter()
+            .find(|d| d.image.file_name == da.image.file_name)
+        {
+            None => out.push(format!("{}: image missing", da.image.file_name)),
+            Some(db) => {
+                let (ca, cb) = (classes(da), classes(db));
+                if (ca.width, ca.height) != (cb.width, cb.height) {
+                    out.push(format!("{}: size differs", da.image.file_name));
+                    continue;
+                }
+                let n = ca.ids.iter().zip(&cb.ids).filter(|(x, y)| x != y).count();
+                if n > 0 {
+                    out.push(format!(
+                        "{}: {n} pixel class(es) changed",
+                        da.image.file_name
+                    ));
+                }
+            }
+        }
+    }
+    out
+}

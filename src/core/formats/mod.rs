@@ -4,6 +4,7 @@
 pub mod classmap;
 pub mod coco_instance;
 pub mod coco_panoptic;
+pub mod semantic_png;
 
 use std::path::{Path, PathBuf};
 
@@ -23,6 +24,8 @@ pub enum Format {
     CocoPanoptic,
     /// COCO instance JSON (polygons, RLE, compressed RLE).
     CocoInstance,
+    /// Folder of single-channel PNGs of ontology ids (16-bit when needed).
+    SemanticPng,
 }
 
 /// Format-neutral dataset in memory.
@@ -96,6 +99,17 @@ pub fn read(format: Format, input: &Path, images: Option<&Path>) -> Result<Datas
                     .unwrap_or_default(),
             })
         }
+        Format::SemanticPng => {
+            let d = semantic_png::read(input)?;
+            Ok(Dataset {
+                ontology: d.ontology,
+                documents: d.documents,
+                images_dir: images
+                    .map(Path::to_path_buf)
+                    .unwrap_or_else(|| input.to_path_buf()),
+                name: stem_name(input),
+            })
+        }
         Format::CocoInstance => {
             let d = coco_instance::read(input)?;
             Ok(Dataset {
@@ -162,6 +176,17 @@ pub fn write(format: Format, data: Dataset, output: &Path) -> Result<WriteReport
                 images: r.images,
                 segments: r.segments,
                 warnings: r.warnings,
+            })
+        }
+        Format::SemanticPng => {
+            let r = semantic_png::export_documents(&data.documents, &data.ontology, output)?;
+            Ok(WriteReport {
+                images: r.images,
+                segments: 0,
+                warnings: vec![format!(
+                    "semantic-png keeps classes only: instances, segment ids and iscrowd are merged ({}-bit PNGs)",
+                    r.bits
+                )],
             })
         }
         Format::CocoInstance => {
