@@ -42,6 +42,22 @@ pub enum Command {
     },
     /// Check a project folder or a COCO panoptic JSON; report every problem, exit 1 on any.
     Validate { path: PathBuf },
+    /// Import PATH, export it as FORMAT (temporary folder), import again and compare;
+    /// exit 1 on any change beyond the format's documented loss.
+    Roundtrip {
+        /// Format to round-trip through.
+        #[arg(long, value_enum)]
+        format: Format,
+        /// Format of PATH (default: guessed: project folder, panoptic JSON with its PNG
+        /// folder, COCO instance JSON, semantic PNG folder).
+        #[arg(long, value_enum)]
+        from: Option<Format>,
+        /// Folder with the source images, when not beside the input.
+        #[arg(long)]
+        images: Option<PathBuf>,
+        /// The dataset to check.
+        path: PathBuf,
+    },
     /// Predict one mask from prompts; writes an 8-bit PNG (255 inside). Bad input exits 2.
     Predict {
         #[arg(long)]
@@ -112,6 +128,12 @@ pub fn run(cli: Cli) -> ExitCode {
             output,
         }) => report(convert(from, &input, images.as_deref(), to, &output)),
         Some(Command::Validate { path }) => validate(&path),
+        Some(Command::Roundtrip {
+            format,
+            from,
+            images,
+            path,
+        }) => roundtrip(format, from, images.as_deref(), &path),
         Some(Command::Predict {
             image,
             prompts,
@@ -164,6 +186,58 @@ fn convert(
         output.display()
     );
     Ok(())
+}
+
+/// Guesses the format of a dataset path for `limner roundtrip`.
+fn guess_format(path: &std::path::Path) -> Format {
+    if path.is_dir() {
+        if path.join(SETTINGS_FILE).exists() {
+            Format::Project
+        } else {
+            Format::SemanticPng
+        }
+    } else if formats::coco_panoptic::png_folder(path).is_dir() {
+        Format::CocoPanoptic
+    } else {
+        Format::CocoInstance
+    }
+}
+
+/// `limner roundtrip`: exit 1 on a change beyond the documented loss, 2 on bad input.
+fn roundtrip(
+    format: Format,
+    from: Option<Format>,
+    images: Option<&std::path::Path>,
+    path: &std::path::Path,
+) -> ExitCode {
+    let from = from.unwrap_or_else(|| guess_format(path));
+    let r = match formats::roundtrip::run(from, path, images, format) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    for d in &r.details {
+        println!("{d}");
+    }
+    println!("images          {}", r.images);
+    println!("segments        {}", r.segments);
+    println!("changed pixels  {}", r.changed_pixels);
+    println!("lost segments   {}", r.lost_segments);
+    println!("lost holes      {}", r.lost_holes);
+    println!("changed classes {}", r.changed_classes);
+    println!("changed iscrowd {}", r.changed_iscrowd);
+    if !r.documented_loss.is_empty() {
+        println!("documented loss {}", r.documented_loss);
+    }
+    if r.failed() {
+        println!("FAILED: changes beyond the format's documented loss");
+        ExitCode::FAILURE
+    } else {
+        println!("ok");
+        ExitCode::SUCCESS
+    }
 }
 
 fn validate(path: &std::path::Path) -> ExitCode {

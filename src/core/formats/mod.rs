@@ -4,6 +4,7 @@
 pub mod classmap;
 pub mod coco_instance;
 pub mod coco_panoptic;
+pub mod roundtrip;
 pub mod semantic_png;
 
 use std::path::{Path, PathBuf};
