@@ -49,7 +49,7 @@ pub enum Command {
         #[arg(long, value_enum)]
         format: Format,
         /// Format of PATH (default: guessed: project folder, panoptic JSON with its PNG
-        /// folder, COCO instance JSON, semantic PNG folder).
+        /// folder, COCO instance JSON, VOC folder, semantic PNG folder).
         #[arg(long, value_enum)]
         from: Option<Format>,
         /// Folder with the source images, when not beside the input.
@@ -193,6 +193,8 @@ fn guess_format(path: &std::path::Path) -> Format {
     if path.is_dir() {
         if path.join(SETTINGS_FILE).exists() {
             Format::Project
+        } else if path.join("SegmentationClass").is_dir() {
+            Format::Voc
         } else {
             Format::SemanticPng
         }

@@ -6,6 +6,7 @@ pub mod coco_instance;
 pub mod coco_panoptic;
 pub mod roundtrip;
 pub mod semantic_png;
+pub mod voc;
 
 use std::path::{Path, PathBuf};
 
@@ -27,6 +28,8 @@ pub enum Format {
     CocoInstance,
     /// Folder of single-channel PNGs of ontology ids (16-bit when needed).
     SemanticPng,
+    /// Pascal VOC SegmentationClass + SegmentationObject palette PNGs (255 = void).
+    Voc,
 }
 
 /// Format-neutral dataset in memory.
@@ -98,6 +101,17 @@ pub fn read(format: Format, input: &Path, images: Option<&Path>) -> Result<Datas
                     .file_stem()
                     .map(|s| s.to_string_lossy().into_owned())
                     .unwrap_or_default(),
+            })
+        }
+        Format::Voc => {
+            let d = voc::read(input)?;
+            Ok(Dataset {
+                ontology: d.ontology,
+                documents: d.documents,
+                images_dir: images
+                    .map(Path::to_path_buf)
+                    .unwrap_or_else(|| input.join("JPEGImages")),
+                name: stem_name(input),
             })
         }
         Format::SemanticPng => {
@@ -177,6 +191,18 @@ pub fn write(format: Format, data: Dataset, output: &Path) -> Result<WriteReport
                 images: r.images,
                 segments: r.segments,
                 warnings: r.warnings,
+            })
+        }
+        Format::Voc => {
+            let n = voc::export_documents(&data.documents, &data.ontology, output)?;
+            Ok(WriteReport {
+                images: n,
+                segments: data
+                    .documents
+                    .iter()
+                    .map(|d| d.resolve().stats().len())
+                    .sum(),
+                warnings: Vec::new(),
             })
         }
         Format::SemanticPng => {
