@@ -252,3 +252,37 @@ pub fn compare_classes(a: &Dataset, b: &Dataset) -> Vec<Diff> {
     }
     out
 }
+
+/// A Python with `import_check` importable: a venv named `venv` under the test target
+/// folder, created once with `pip install` of `packages`. Panics with the reason when
+/// Python or pip is unavailable.
+pub fn python_with(venv: &str, import_check: &str, packages: &[&str]) -> PathBuf {
+    use std::process::Command;
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(venv);
+    let py = dir.join("bin/python");
+    let works = |py: &Path| {
+        Command::new(py)
+            .args(["-c", import_check])
+            .output()
+            .is_ok_and(|o| o.status.success())
+    };
+    if !works(&py) {
+        let made = Command::new("python3")
+            .args(["-m", "venv"])
+            .arg(&dir)
+            .status()
+            .is_ok_and(|s| s.success());
+        let installed = made
+            && Command::new(&py)
+                .args(["-m", "pip", "install", "--quiet"])
+                .args(packages)
+                .status()
+                .is_ok_and(|s| s.success());
+        assert!(
+            installed && works(&py),
+            "could not set up {}",
+            dir.display()
+        );
+    }
+    py
+}
