@@ -87,8 +87,8 @@ fn foreign_voc_without_sidecar_and_bad_index() {
     let img = image::GrayImage::from_pixel(50, 33, image::Luma([200u8]));
     img.save(&p).unwrap();
     let e = formats::read(Format::Voc, &out, None)
-        .err()
-        .expect("refused")
+        .map(|_| ())
+        .expect_err("refused")
         .to_string();
     assert!(
         e.contains("b.png") && e.contains("palette index 200"),
