@@ -27,7 +27,13 @@ fn limner(args: &[&str]) -> (i32, String) {
 fn cli_roundtrip_of_shared_sample() {
     let json = shared().join("panoptic_examples.json");
     let json = json.to_str().unwrap();
-    for format in ["coco-instance", "coco-panoptic", "semantic-png", "voc"] {
+    for format in [
+        "coco-instance",
+        "coco-panoptic",
+        "semantic-png",
+        "voc",
+        "yolo-seg",
+    ] {
         let (code, text) = limner(&["roundtrip", "--format", format, json]);
         assert_eq!(code, 0, "{format}: {text}");
         assert!(text.contains("changed pixels  0"), "{format}: {text}");

@@ -49,7 +49,7 @@ pub enum Command {
         #[arg(long, value_enum)]
         format: Format,
         /// Format of PATH (default: guessed: project folder, panoptic JSON with its PNG
-        /// folder, COCO instance JSON, VOC folder, semantic PNG folder).
+        /// folder, COCO instance JSON, VOC or YOLO folder, semantic PNG folder).
         #[arg(long, value_enum)]
         from: Option<Format>,
         /// Folder with the source images, when not beside the input.
@@ -195,6 +195,8 @@ fn guess_format(path: &std::path::Path) -> Format {
             Format::Project
         } else if path.join("SegmentationClass").is_dir() {
             Format::Voc
+        } else if path.join("data.yaml").is_file() {
+            Format::YoloSeg
         } else {
             Format::SemanticPng
         }

@@ -7,6 +7,7 @@ pub mod coco_panoptic;
 pub mod roundtrip;
 pub mod semantic_png;
 pub mod voc;
+pub mod yolo_seg;
 
 use std::path::{Path, PathBuf};
 
@@ -30,6 +31,8 @@ pub enum Format {
     SemanticPng,
     /// Pascal VOC SegmentationClass + SegmentationObject palette PNGs (255 = void).
     Voc,
+    /// Ultralytics YOLO segmentation labels + data.yaml (holes joined by zero-width cuts).
+    YoloSeg,
 }
 
 /// Format-neutral dataset in memory.
@@ -101,6 +104,17 @@ pub fn read(format: Format, input: &Path, images: Option<&Path>) -> Result<Datas
                     .file_stem()
                     .map(|s| s.to_string_lossy().into_owned())
                     .unwrap_or_default(),
+            })
+        }
+        Format::YoloSeg => {
+            let d = yolo_seg::read(input)?;
+            Ok(Dataset {
+                ontology: d.ontology,
+                documents: d.documents,
+                images_dir: images
+                    .map(Path::to_path_buf)
+                    .unwrap_or_else(|| input.join("images")),
+                name: stem_name(input),
             })
         }
         Format::Voc => {
@@ -191,6 +205,21 @@ pub fn write(format: Format, data: Dataset, output: &Path) -> Result<WriteReport
                 images: r.images,
                 segments: r.segments,
                 warnings: r.warnings,
+            })
+        }
+        Format::YoloSeg => {
+            let r = yolo_seg::export_documents(&data.documents, &data.ontology, output)?;
+            let mut warnings = Vec::new();
+            if r.bridged_holes + r.bridged_parts > 0 {
+                warnings.push(format!(
+                    "yolo-seg: {} hole(s) and {} extra polygon(s) joined to their instance by zero-width cuts",
+                    r.bridged_holes, r.bridged_parts
+                ));
+            }
+            Ok(WriteReport {
+                images: r.images,
+                segments: r.segments,
+                warnings,
             })
         }
         Format::Voc => {
