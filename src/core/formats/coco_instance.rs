@@ -31,7 +31,7 @@ use super::classmap::{self, ClassMap};
 use super::coco_panoptic::CocoImage;
 use crate::core::document::{Geometry, ImageDocument, ImageStatus, Segment, Source};
 use crate::core::error::{Error, Result};
-use crate::core::geometry::{BitMask, PolygonWithHoles, check_rle_size, rasterize_polygons};
+use crate::core::geometry::{BitMask, PolygonWithHoles, check_rle_size, scan_polygons};
 use crate::core::io;
 use crate::core::labelmap::LabelMap;
 use crate::core::ontology::{CocoCategory, Ontology};
@@ -153,7 +153,10 @@ fn parse_segmentation(
             }
             match o.get("counts") {
                 Some(serde_json::Value::String(s)) => {
-                    BitMask::from_coco_rle(s, img.width, img.height)
+                    // Check the runs without decoding the whole mask.
+                    let rle = hotcoco::mask::rle_from_string(s, img.height, img.width)
+                        .map_err(|e| bad(".counts", e.to_string()))?;
+                    check_rle_size(&rle.counts, img.width, img.height)
                         .map_err(|m| bad(".counts", m))?;
                     Ok(Seg::Compressed(s.clone()))
                 }
@@ -195,6 +198,50 @@ fn parse_flag(v: &serde_json::Value, json: &Path, field: String) -> Result<bool>
     }
 }
 
+/// True when Limner's rule fills exactly the pixels of a column-major RLE: the same
+/// count, and every run of ones inside Limner's raster. Walks the runs (O(area)) instead
+/// of decoding and transposing the whole image.
+fn same_pixels(rle: &hotcoco::types::Rle, polys: &[PolygonWithHoles], w: u32, h: u32) -> bool {
+    // Limner's raster of the polygons' bounding rows and columns only.
+    let (mut x_lo, mut y_lo, mut x_hi, mut y_hi) = (u32::MAX, u32::MAX, 0u32, 0u32);
+    let mut spans = Vec::new();
+    scan_polygons(polys, w, h, |r, x0, x1| {
+        spans.push((r, x0, x1));
+        (x_lo, x_hi, y_lo, y_hi) = (x_lo.min(x0), x_hi.max(x1), y_lo.min(r), y_hi.max(r + 1));
+    });
+    if spans.is_empty() {
+        return rle.counts.iter().skip(1).step_by(2).all(|&n| n == 0);
+    }
+    let (bw, bh) = ((x_hi - x_lo) as usize, (y_hi - y_lo) as usize);
+    let mut ours = vec![0u8; bw * bh];
+    for (r, x0, x1) in spans {
+        let row = (r - y_lo) as usize * bw;
+        ours[row + (x0 - x_lo) as usize..row + (x1 - x_lo) as usize].fill(1);
+    }
+    let area: u64 = ours.iter().map(|&v| u64::from(v)).sum();
+    let hu = h as usize;
+    let at = |q: usize| -> bool {
+        let (x, y) = ((q / hu) as u32, (q % hu) as u32);
+        x >= x_lo
+            && x < x_hi
+            && y >= y_lo
+            && y < y_hi
+            && ours[(y - y_lo) as usize * bw + (x - x_lo) as usize] != 0
+    };
+    let (mut pos, mut ones) = (0usize, 0u64);
+    for (k, &n) in rle.counts.iter().enumerate() {
+        let n = n as usize;
+        if k % 2 == 1 {
+            if !(pos..pos + n).all(at) {
+                return false;
+            }
+            ones += n as u64;
+        }
+        pos += n;
+    }
+    ones == area
+}
+
 /// Turns a parsed segmentation into a geometry: polygons stay polygons only when
 /// Limner's rule and pycocotools' give the same pixels.
 fn to_geometry(seg: Seg, img: &CocoImage) -> Result<Geometry, String> {
@@ -213,7 +260,7 @@ fn to_geometry(seg: Seg, img: &CocoImage) -> Result<Geometry, String> {
                     holes: vec![],
                 })
                 .collect();
-            let same = BitMask::from_hotcoco(&rle) == rasterize_polygons(&ours, w, h);
+            let same = same_pixels(&rle, &ours, w, h);
             Ok(if same {
                 Geometry::Polygons { polygons: ours }
             } else {
