@@ -89,7 +89,9 @@ fn kill_9_right_after_an_edit_keeps_the_work_and_the_lock_recovers() {
 
     // While the child lives, a second instance is refused with a clear message.
     let second = LimnerApp::open(dir.path());
-    let err = second.err().expect("a second instance must not open the project");
+    let err = second
+        .err()
+        .expect("a second instance must not open the project");
     assert!(err.contains("open"), "lock message: {err}");
 
     std::thread::sleep(Duration::from_millis(1500));
@@ -102,5 +104,9 @@ fn kill_9_right_after_an_edit_keeps_the_work_and_the_lock_recovers() {
         .expect("the edit reached disk before the kill");
     assert_eq!(doc.segments.len(), 1);
     let reopened = LimnerApp::open(dir.path());
-    assert!(reopened.is_ok(), "the dead process's lock blocks: {:?}", reopened.err());
+    assert!(
+        reopened.is_ok(),
+        "the dead process's lock blocks: {:?}",
+        reopened.err()
+    );
 }

@@ -7,7 +7,7 @@ Protocol: first click at the interior-most point of the object (argmax of the di
 positive, FP -> negative); the previous prediction is fed back (guidance ch2); max 20 clicks.
 NoC@85/90 = first click count with IoU >= 0.85/0.90 (20 if never). mIoU@1 = mean IoU after 1 click.
 
-Input policy (the runtime's): click 1 = whole image resized to long side 480, zero-padded bottom/right to a
+Input policy (the runtime's): click 1 = whole image resized to long side 320 (--first-long), zero-padded bottom/right to a
 multiple of 32. Clicks >= 2 = crop around (current mask bbox U all clicks), expanded 1.4x about its centre,
 each side at least 200 px (clamped to the image), shifted inside the image, resized so its long side is
 480, zero-padded to a multiple of 32; the prediction is pasted back into the crop, the probability map
@@ -26,6 +26,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from common import MEAN, STD, draw_disk, eval_set, interior_point, iou, load_rgb, next_click  # noqa: E402
 
 LONG = 480
+FIRST_LONG = 320  # whole-image first prompt: objects then span sizes seen in training (256-384 crops)
 
 
 def pad32(n):
@@ -90,7 +91,7 @@ def zoom_box(mask, clicks, W, H, expand=1.4, min_side=200):
     return x0, y0, min(W, x0 + int(round(bw))), min(H, y0 + int(round(bh)))
 
 
-def run_object(runner, img, gt, max_clicks=20, zoom=True, zoom_long=LONG):
+def run_object(runner, img, gt, max_clicks=20, zoom=True, zoom_long=LONG, first_long=FIRST_LONG):
     H, W = gt.shape
     clicks = []
     prob = np.zeros((H, W), np.float32)
@@ -107,7 +108,8 @@ def run_object(runner, img, gt, max_clicks=20, zoom=True, zoom_long=LONG):
                 continue
             clicks.append(c)
         if k == 0 or not zoom:
-            p = runner.predict(img, prob if k > 0 else None, clicks, None, 0, 0, W, H)
+            p = runner.predict(img, prob if k > 0 else None, clicks, None, 0, 0, W, H,
+                               first_long if k == 0 else zoom_long)
             prob = p
         else:
             x0, y0, x1, y1 = zoom_box(pred, clicks, W, H)
@@ -136,6 +138,7 @@ def main():
     ap.add_argument("--horses", action="store_true", help="evaluate on the held-out horses instead of BSDS")
     ap.add_argument("--no-zoom", action="store_true")
     ap.add_argument("--zoom-long", type=int, default=LONG, help="long side of the zoom-in crops (clicks >= 2)")
+    ap.add_argument("--first-long", type=int, default=FIRST_LONG, help="long side for the first (whole-image) click")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--json", default="")
     args = ap.parse_args()
@@ -148,7 +151,7 @@ def main():
         img = load_rgb(path)
         for m in masks:
             all_ious.append(run_object(runner, img, m, args.max_clicks, zoom=not args.no_zoom,
-                                       zoom_long=args.zoom_long))
+                                       zoom_long=args.zoom_long, first_long=args.first_long))
             # box-only prompt (tight GT box, whole image input)
             ys, xs = np.nonzero(m)
             p = runner.predict(img, None, [], (xs.min(), ys.min(), xs.max() + 1, ys.max() + 1),
@@ -170,6 +173,7 @@ def main():
         "wall_s": round(time.time() - t0, 1),
         "zoom": not args.no_zoom,
         "zoom_long": args.zoom_long,
+        "first_long": args.first_long,
     }
     print(json.dumps(res, indent=1))
     if args.json:

@@ -19,7 +19,7 @@ CONFIG = {
     "kind": "limner-click",
     "contract": "limner-click/1",
     "files": {"model": "limner-click-v1.onnx"},
-    "input_size": {"long_side": 480, "multiple": 32, "min": 64, "max": 1024},
+    "input_size": {"long_side": 480, "first_long_side": 320, "multiple": 32, "min": 64, "max": 1024},
     "normalization": {"mean": [0.485, 0.456, 0.406], "std": [0.229, 0.224, 0.225]},
     "prompts": ["click", "scribble", "box"],
     "click_radius": 5,
