@@ -7,7 +7,7 @@ use std::process::Command;
 
 use interop_common::{fixture_set, shared};
 use limner::core::document::Geometry;
-use limner::core::formats::{Format, roundtrip};
+use limner::core::formats::{self, Format, roundtrip};
 use limner::core::geometry::PolygonWithHoles;
 
 fn limner(args: &[&str]) -> (i32, String) {
@@ -33,12 +33,29 @@ fn cli_roundtrip_of_shared_sample() {
         "semantic-png",
         "voc",
         "yolo-seg",
+        "cvat",
     ] {
         let (code, text) = limner(&["roundtrip", "--format", format, json]);
         assert_eq!(code, 0, "{format}: {text}");
         assert!(text.contains("changed pixels  0"), "{format}: {text}");
         assert!(text.contains("segments        50"), "{format}: {text}");
     }
+    // A CVAT file is recognised by its extension.
+    let tmp = tempfile::tempdir().unwrap();
+    let xml = tmp.path().join("a.xml");
+    let data = formats::read(
+        Format::CocoPanoptic,
+        &shared().join("panoptic_examples.json"),
+        None,
+    )
+    .unwrap();
+    formats::write(Format::Cvat, data, &xml).unwrap();
+    let (code, text) = limner(&["roundtrip", "--format", "voc", xml.to_str().unwrap()]);
+    assert_eq!(code, 0, "{text}");
+    assert!(
+        text.contains("changed pixels  0") && text.contains("segments        50"),
+        "{text}"
+    );
     let (code, text) = limner(&[
         "roundtrip",
         "--format",

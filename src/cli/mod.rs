@@ -49,7 +49,7 @@ pub enum Command {
         #[arg(long, value_enum)]
         format: Format,
         /// Format of PATH (default: guessed: project folder, panoptic JSON with its PNG
-        /// folder, COCO instance JSON, VOC or YOLO folder, semantic PNG folder).
+        /// folder, COCO instance JSON, CVAT XML, VOC or YOLO folder, semantic PNG folder).
         #[arg(long, value_enum)]
         from: Option<Format>,
         /// Folder with the source images, when not beside the input.
@@ -200,6 +200,8 @@ fn guess_format(path: &std::path::Path) -> Format {
         } else {
             Format::SemanticPng
         }
+    } else if path.extension().is_some_and(|e| e == "xml") {
+        Format::Cvat
     } else if formats::coco_panoptic::png_folder(path).is_dir() {
         Format::CocoPanoptic
     } else {

@@ -4,6 +4,7 @@
 pub mod classmap;
 pub mod coco_instance;
 pub mod coco_panoptic;
+pub mod cvat;
 pub mod roundtrip;
 pub mod semantic_png;
 pub mod voc;
@@ -33,6 +34,8 @@ pub enum Format {
     Voc,
     /// Ultralytics YOLO segmentation labels + data.yaml (holes joined by zero-width cuts).
     YoloSeg,
+    /// CVAT for images 1.1 XML (polygons, masks in CVAT's RLE).
+    Cvat,
 }
 
 /// Format-neutral dataset in memory.
@@ -104,6 +107,15 @@ pub fn read(format: Format, input: &Path, images: Option<&Path>) -> Result<Datas
                     .file_stem()
                     .map(|s| s.to_string_lossy().into_owned())
                     .unwrap_or_default(),
+            })
+        }
+        Format::Cvat => {
+            let d = cvat::read(input)?;
+            Ok(Dataset {
+                ontology: d.ontology,
+                documents: d.documents,
+                images_dir: images_beside(input, images),
+                name: stem_name(input),
             })
         }
         Format::YoloSeg => {
@@ -205,6 +217,14 @@ pub fn write(format: Format, data: Dataset, output: &Path) -> Result<WriteReport
                 images: r.images,
                 segments: r.segments,
                 warnings: r.warnings,
+            })
+        }
+        Format::Cvat => {
+            let n = cvat::export_documents(&data.documents, &data.ontology, output)?;
+            Ok(WriteReport {
+                images: data.documents.len(),
+                segments: n,
+                warnings: Vec::new(),
             })
         }
         Format::YoloSeg => {
