@@ -5,6 +5,7 @@ pub mod classmap;
 pub mod coco_instance;
 pub mod coco_panoptic;
 pub mod cvat;
+pub mod labelme;
 pub mod roundtrip;
 pub mod semantic_png;
 pub mod voc;
@@ -36,6 +37,8 @@ pub enum Format {
     YoloSeg,
     /// CVAT for images 1.1 XML (polygons, masks in CVAT's RLE).
     Cvat,
+    /// LabelMe JSON per image (polygon, rectangle, circle, mask shapes).
+    Labelme,
 }
 
 /// Format-neutral dataset in memory.
@@ -107,6 +110,17 @@ pub fn read(format: Format, input: &Path, images: Option<&Path>) -> Result<Datas
                     .file_stem()
                     .map(|s| s.to_string_lossy().into_owned())
                     .unwrap_or_default(),
+            })
+        }
+        Format::Labelme => {
+            let d = labelme::read(input)?;
+            Ok(Dataset {
+                ontology: d.ontology,
+                documents: d.documents,
+                images_dir: images
+                    .map(Path::to_path_buf)
+                    .unwrap_or_else(|| input.to_path_buf()),
+                name: stem_name(input),
             })
         }
         Format::Cvat => {
@@ -217,6 +231,14 @@ pub fn write(format: Format, data: Dataset, output: &Path) -> Result<WriteReport
                 images: r.images,
                 segments: r.segments,
                 warnings: r.warnings,
+            })
+        }
+        Format::Labelme => {
+            let n = labelme::export_documents(&data.documents, &data.ontology, output)?;
+            Ok(WriteReport {
+                images: data.documents.len(),
+                segments: n,
+                warnings: Vec::new(),
             })
         }
         Format::Cvat => {
