@@ -13,6 +13,21 @@ pub enum ModelKind {
     /// Limner's own click / scribble / box model (contract `limner-click/1`).
     #[serde(rename = "limner-click")]
     LimnerClick,
+    /// Classical: Otsu or manual grey level (`model::classical::threshold`).
+    #[serde(rename = "threshold")]
+    Threshold,
+    /// Classical: L*a*b* region growing (`model::classical::region_grow`).
+    #[serde(rename = "region-grow")]
+    RegionGrow,
+    /// Classical: marker watershed on the gradient (`model::classical::watershed`).
+    #[serde(rename = "watershed")]
+    Watershed,
+    /// Classical: GrabCut, GMMs + graph cut (`model::classical::grabcut`).
+    #[serde(rename = "grabcut")]
+    GrabCut,
+    /// Classical: SLIC superpixel selection (`model::classical::superpixel`).
+    #[serde(rename = "superpixel")]
+    Superpixel,
 }
 
 /// Input size rules.

@@ -9,10 +9,12 @@
 //! | [`noc`] | the NoC@85 / NoC@90 click-simulation benchmark |
 //! | [`request`] | the prompt file of `limner predict` |
 //! | [`region`] | classical assists (flood fill by colour) |
+//! | [`classical`] | classical backends: `threshold`, `region-grow`, `watershed`, `grabcut`, `superpixel` |
 //! | [`postprocess`] | keep prompted components, fill small holes |
 //!
 //! One backend per kind, chosen by the single `match` in [`load_predictor`].
 
+pub mod classical;
 pub mod click;
 pub mod config;
 pub mod noc;
@@ -71,5 +73,20 @@ pub fn load_predictor(config_path: &Path) -> Result<Box<dyn MaskPredictor>, Mode
     let config = ModelConfig::load(config_path)?;
     match config.kind {
         ModelKind::LimnerClick => Ok(Box::new(click::ClickPredictor::load(&config)?)),
+        ModelKind::Threshold => Ok(Box::new(classical::threshold::ThresholdPredictor::load(
+            &config,
+        )?)),
+        ModelKind::RegionGrow => Ok(Box::new(
+            classical::region_grow::RegionGrowPredictor::load(&config)?,
+        )),
+        ModelKind::Watershed => Ok(Box::new(classical::watershed::WatershedPredictor::load(
+            &config,
+        )?)),
+        ModelKind::GrabCut => Ok(Box::new(classical::grabcut::GrabCutPredictor::load(
+            &config,
+        )?)),
+        ModelKind::Superpixel => Ok(Box::new(
+            classical::superpixel::SuperpixelPredictor::load(&config)?,
+        )),
     }
 }

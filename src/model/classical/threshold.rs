@@ -1,0 +1,305 @@
+//! `threshold`: a grey level (Otsu's, or a manual one) splits the pixels inside a box or
+//! around a click; the side of the level the positive prompts fall on is the object.
+//!
+//! - Level: the config's `level`, else Otsu over the box, else over a square of
+//!   `window` px around the prompts (a local level suits uneven lighting).
+//! - Object side: the side most positive seed pixels fall on; with a box only, the side
+//!   rarer on the box's edge (the background surrounds the object).
+//! - With positive prompts, only the connected parts touching them are kept; negative
+//!   prompts are barriers (their pixels are cut out) and drop the parts they touch
+//!   unless a positive prompt touches them too.
+//!
+//! [`threshold_mask`] is the core, cheap enough to rerun on every move of a level
+//! slider (about a millisecond at 481x321).
+
+use image::{GrayImage, RgbImage};
+use imageproc::region_labelling::connected_components;
+use serde::Deserialize;
+
+use super::{
+    BACKGROUND, Connectivity, FOREGROUND, box_pixels, check_prompts, prediction, seed_map,
+};
+use crate::core::geometry::BitMask;
+use crate::model::config::ModelConfig;
+use crate::model::prompt::{PromptKind, Prompts};
+use crate::model::{MaskPredictor, ModelError, Prediction};
+
+/// Settings of the `threshold` backend (all optional).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct ThresholdParams {
+    /// Manual grey level (0-255, pixels above it are "bright"); `null` = Otsu.
+    pub level: Option<u8>,
+    /// Half side of the square around the prompts that Otsu's level is computed over
+    /// when there is no box.
+    pub window: u32,
+    /// Radius of a click's seed disk, px.
+    pub click_radius: f32,
+    /// Radius of a stroke, px.
+    pub stroke_radius: f32,
+    /// Connectivity of the kept parts.
+    pub connectivity: Connectivity,
+}
+
+impl Default for ThresholdParams {
+    fn default() -> Self {
+        ThresholdParams {
+            level: None,
+            window: 60,
+            click_radius: 2.0,
+            stroke_radius: 1.5,
+            connectivity: Connectivity::Eight,
+        }
+    }
+}
+
+/// The `threshold` backend.
+pub struct ThresholdPredictor {
+    params: ThresholdParams,
+    prompts: Vec<PromptKind>,
+}
+
+impl ThresholdPredictor {
+    /// Reads the settings of `config`.
+    pub fn load(config: &ModelConfig) -> Result<Self, ModelError> {
+        Ok(ThresholdPredictor {
+            params: config.backend()?,
+            prompts: config.prompts.clone(),
+        })
+    }
+
+    /// A predictor with explicit settings.
+    pub fn new(params: ThresholdParams) -> Self {
+        ThresholdPredictor {
+            params,
+            prompts: vec![PromptKind::Click, PromptKind::Scribble, PromptKind::Box],
+        }
+    }
+
+    /// Sets the manual level (`None` = Otsu): the app's level slider.
+    pub fn set_level(&mut self, level: Option<u8>) {
+        self.params.level = level;
+    }
+}
+
+/// Otsu's level over the pixels of `gray` inside `[x0, y0, x1, y1)`.
+pub fn otsu_in(gray: &GrayImage, r: [u32; 4]) -> u8 {
+    let sub = image::imageops::crop_imm(gray, r[0], r[1], r[2] - r[0], r[3] - r[1]).to_image();
+    imageproc::contrast::otsu_level(&sub)
+}
+
+/// The object mask for a level: pixels in `region` on the object side (`bright`: above
+/// `level`, else at or below), cut by negative seeds, keeping the parts touching a
+/// positive seed (all parts when there is none) and dropping those touching only
+/// negative seeds. `seeds` is a [`seed_map`].
+pub fn threshold_mask(
+    gray: &GrayImage,
+    region: [u32; 4],
+    level: u8,
+    bright: bool,
+    seeds: &[u8],
+    connectivity: Connectivity,
+) -> BitMask {
+    let (w, h) = gray.dimensions();
+    let wu = w as usize;
+    let candidate = GrayImage::from_fn(w, h, |x, y| {
+        let inside = x >= region[0] && x < region[2] && y >= region[1] && y < region[3];
+        let on_side = (gray.get_pixel(x, y)[0] > level) == bright;
+        let barrier = seeds[y as usize * wu + x as usize] == BACKGROUND;
+        image::Luma([u8::from(inside && on_side && !barrier)])
+    });
+    let conn = match connectivity {
+        Connectivity::Four => imageproc::region_labelling::Connectivity::Four,
+        Connectivity::Eight => imageproc::region_labelling::Connectivity::Eight,
+    };
+    let labels = connected_components(&candidate, conn, image::Luma([0u8]));
+    let n = labels.as_raw().iter().copied().max().unwrap_or(0) as usize;
+    let (mut pos, mut neg) = (vec![false; n + 1], vec![false; n + 1]);
+    let any_positive = seeds.contains(&FOREGROUND);
+    for (i, &s) in seeds.iter().enumerate() {
+        let (x, y) = ((i % wu) as i64, (i / wu) as i64);
+        match s {
+            FOREGROUND => pos[labels.as_raw()[i] as usize] = true,
+            // A barrier pixel is not in any part: mark the parts next to it.
+            BACKGROUND => {
+                for &(dx, dy) in Connectivity::Eight.offsets() {
+                    let (nx, ny) = (x + i64::from(dx), y + i64::from(dy));
+                    if nx >= 0 && ny >= 0 && nx < i64::from(w) && ny < i64::from(h) {
+                        neg[labels.as_raw()[ny as usize * wu + nx as usize] as usize] = true;
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    let keep: Vec<bool> = (0..=n)
+        .map(|l| l != 0 && (pos[l] || (!any_positive && !neg[l])))
+        .collect();
+    BitMask {
+        width: w,
+        height: h,
+        data: labels
+            .as_raw()
+            .iter()
+            .map(|&l| u8::from(keep[l as usize]))
+            .collect(),
+    }
+}
+
+impl MaskPredictor for ThresholdPredictor {
+    fn supports(&self) -> &[PromptKind] {
+        &self.prompts
+    }
+
+    fn predict(&mut self, image: &RgbImage, prompts: &Prompts) -> Result<Prediction, ModelError> {
+        check_prompts("threshold", image, prompts)?;
+        let (w, h) = image.dimensions();
+        let p = &self.params;
+        let seeds = seed_map(w, h, prompts, p.click_radius, p.stroke_radius);
+        let any_positive = seeds.contains(&FOREGROUND);
+        let bbox = match prompts.bbox {
+            Some(b) => Some(box_pixels(b, w, h).ok_or_else(|| {
+                ModelError::Prompt(format!("threshold: the box {b:?} covers no pixel"))
+            })?),
+            None => None,
+        };
+        if bbox.is_none() && !any_positive {
+            return Err(ModelError::Prompt(
+                "threshold: give a box or a positive click / scribble (negative prompts only \
+                 remove parts)"
+                    .into(),
+            ));
+        }
+        let gray = image::imageops::grayscale(image);
+        // Where the level is measured and where the mask may grow.
+        let (level_region, region) = match bbox {
+            Some(b) => (b, b),
+            None => {
+                let pos = Prompts {
+                    clicks: prompts
+                        .clicks
+                        .iter()
+                        .filter(|c| c.positive)
+                        .copied()
+                        .collect(),
+                    strokes: prompts
+                        .strokes
+                        .iter()
+                        .filter(|s| s.positive)
+                        .cloned()
+                        .collect(),
+                    ..Default::default()
+                };
+                let b = pos.bounds().unwrap_or([0.0, 0.0, w as f32, h as f32]);
+                let win = p.window as f32;
+                let r = box_pixels([b[0] - win, b[1] - win, b[2] + win, b[3] + win], w, h)
+                    .unwrap_or([0, 0, w, h]);
+                (r, [0, 0, w, h])
+            }
+        };
+        let level = p.level.unwrap_or_else(|| otsu_in(&gray, level_region));
+        let wu = w as usize;
+        let bright = if any_positive {
+            let (mut above, mut total) = (0usize, 0usize);
+            for (i, _) in seeds.iter().enumerate().filter(|(_, s)| **s == FOREGROUND) {
+                total += 1;
+                above += usize::from(gray.as_raw()[i] > level);
+            }
+            2 * above >= total
+        } else {
+            // Box only: the side rarer on the box's edge is the object.
+            let r = level_region;
+            let (mut above, mut total) = (0usize, 0usize);
+            for y in r[1]..r[3] {
+                for x in r[0]..r[2] {
+                    if x == r[0] || y == r[1] || x + 1 == r[2] || y + 1 == r[3] {
+                        total += 1;
+                        above += usize::from(gray.as_raw()[y as usize * wu + x as usize] > level);
+                    }
+                }
+            }
+            2 * above < total
+        };
+        let mask = threshold_mask(&gray, region, level, bright, &seeds, p.connectivity);
+        Ok(prediction(mask))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::classical::fixtures;
+    use crate::model::noc::iou;
+
+    #[test]
+    fn one_click_segments_the_object_and_its_touching_twin() {
+        let (img, gt, extra) = fixtures::scene();
+        let mut t = ThresholdPredictor::new(ThresholdParams::default());
+        let m = t.predict(&img, &fixtures::click_in_object()).unwrap().mask;
+        // The appendage has the same brightness and touches the ellipse: a threshold
+        // cannot tell them apart, so it comes along.
+        let mut both = gt.clone();
+        for (d, e) in both.data.iter_mut().zip(&extra.data) {
+            *d |= e;
+        }
+        let v = iou(&both, &m);
+        assert!(v >= 0.9, "IoU {v:.3}");
+    }
+
+    #[test]
+    fn a_box_alone_segments_the_object() {
+        let (img, gt, _) = fixtures::scene();
+        let mut t = ThresholdPredictor::new(ThresholdParams::default());
+        let p = Prompts {
+            bbox: Some([55.0, 60.0, 212.0, 180.0]),
+            ..Default::default()
+        };
+        let v = iou(&gt, &t.predict(&img, &p).unwrap().mask);
+        assert!(v >= 0.9, "IoU {v:.3}");
+    }
+
+    #[test]
+    fn a_negative_stroke_cuts_and_a_negative_click_drops_a_part() {
+        let (img, gt, extra) = fixtures::scene();
+        let mut t = ThresholdPredictor::new(ThresholdParams::default());
+        let before = t.predict(&img, &fixtures::click_in_object()).unwrap().mask;
+        // A stroke along the seam between ellipse and square cuts the square off.
+        let mut p = fixtures::click_in_object();
+        p.strokes.push(crate::model::prompt::Stroke {
+            points: vec![[218.0, 95.0], [218.0, 145.0]],
+            positive: false,
+        });
+        let after = t.predict(&img, &p).unwrap().mask;
+        assert!(after.area() < before.area());
+        let v = iou(&gt, &after);
+        assert!(v >= 0.9, "IoU {v:.3}");
+        let in_square = after
+            .data
+            .iter()
+            .zip(&extra.data)
+            .filter(|(a, e)| **a != 0 && **e != 0);
+        assert!(in_square.count() < 50);
+    }
+
+    #[test]
+    fn manual_level_and_bad_prompts() {
+        let (img, _, _) = fixtures::scene();
+        let mut t = ThresholdPredictor::new(ThresholdParams::default());
+        t.set_level(Some(250));
+        // Nothing is brighter than 250 in the scene: the click's side is "dark", the
+        // background part it touches is the whole dark surround.
+        let m = t.predict(&img, &fixtures::click_in_object()).unwrap().mask;
+        assert!(m.area() > 30_000);
+        let only_negative = Prompts {
+            clicks: vec![fixtures::negative_click_on_appendage()],
+            ..Default::default()
+        };
+        let e = t.predict(&img, &only_negative).unwrap_err().to_string();
+        assert!(e.contains("box or a positive"), "{e}");
+        let e = t
+            .predict(&img, &Prompts::default())
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("at least one"), "{e}");
+    }
+}
