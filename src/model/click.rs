@@ -136,10 +136,13 @@ pub fn plan_crop(
         _ => (0.0, 0.0, fw, fh),
     };
     let (w, h) = ((x1 - x0).max(1.0) as u32, (y1 - y0).max(1.0) as u32);
-    let long = config
-        .input_size
-        .long_side
-        .clamp(config.input_size.min, config.input_size.max) as f32;
+    let size = &config.input_size;
+    let long = if has_mask {
+        size.long_side
+    } else {
+        size.first_long_side.unwrap_or(size.long_side)
+    };
+    let long = long.clamp(size.min, size.max) as f32;
     let scale = long / w.max(h) as f32;
     let model_w = ((w as f32 * scale).round() as u32).max(1);
     let model_h = ((h as f32 * scale).round() as u32).max(1);

@@ -28,13 +28,19 @@ pub enum ModelKind {
     /// Classical: SLIC superpixel selection (`model::classical::superpixel`).
     #[serde(rename = "superpixel")]
     Superpixel,
+    /// A Segment-Anything-family encoder + decoder pair (segment-anything ONNX interface).
+    #[serde(rename = "sam")]
+    Sam,
 }
 
 /// Input size rules.
 #[derive(Debug, Clone, Deserialize)]
 pub struct InputSize {
-    /// Long side of the model input for a crop.
+    /// Long side of the model input for a zoom-in crop (once there is a mask).
     pub long_side: u32,
+    /// Long side for the first prompt, which sees the whole image (default: `long_side`).
+    #[serde(default)]
+    pub first_long_side: Option<u32>,
     /// Padding multiple of H and W.
     pub multiple: u32,
     pub min: u32,
@@ -104,6 +110,21 @@ fn config_error(path: &Path, e: crate::core::error::Error) -> ModelError {
         path: path.display().to_string(),
         message: e.to_string(),
     }
+}
+
+/// Every model config in `dir` (`*.json` files that parse as one), as `(name, path)`
+/// sorted by name; files that are not model configs are skipped.
+pub fn list_models(dir: &Path) -> Vec<(String, PathBuf)> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut out: Vec<(String, PathBuf)> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .filter_map(|p| ModelConfig::load(&p).ok().map(|c| (c.name, p)))
+        .collect();
+    out.sort();
+    out
 }
 
 /// The shipped default model's config, relative to the crate root.

@@ -6,6 +6,7 @@
 //! | [`config`] | one JSON config per model in `models/` |
 //! | [`runtime`] | finding and loading the ONNX Runtime library |
 //! | [`click`] | the `limner-click` backend (the embedded model) |
+//! | [`sam`] | the `sam` backend: Segment-Anything-family exports, embedding cache |
 //! | [`noc`] | the NoC@85 / NoC@90 click-simulation benchmark |
 //! | [`request`] | the prompt file of `limner predict` |
 //! | [`region`] | classical assists (flood fill by colour) |
@@ -23,6 +24,7 @@ pub mod prompt;
 pub mod region;
 pub mod request;
 pub mod runtime;
+pub mod sam;
 
 use std::path::Path;
 
@@ -60,6 +62,15 @@ pub enum ModelError {
 pub trait MaskPredictor: Send {
     /// Prompt kinds this backend understands.
     fn supports(&self) -> &[prompt::PromptKind];
+    /// Does per-image work ahead of the first prompt (a SAM encoder pass, cached);
+    /// backends without such work do nothing.
+    fn prepare(&mut self, _image: &image::RgbImage) -> Result<(), ModelError> {
+        Ok(())
+    }
+    /// True when [`MaskPredictor::prepare`] does work worth doing ahead of time.
+    fn has_per_image_work(&self) -> bool {
+        false
+    }
     /// Predicts a mask for `image` from `prompts`.
     fn predict(
         &mut self,
@@ -76,17 +87,18 @@ pub fn load_predictor(config_path: &Path) -> Result<Box<dyn MaskPredictor>, Mode
         ModelKind::Threshold => Ok(Box::new(classical::threshold::ThresholdPredictor::load(
             &config,
         )?)),
-        ModelKind::RegionGrow => Ok(Box::new(
-            classical::region_grow::RegionGrowPredictor::load(&config)?,
-        )),
+        ModelKind::RegionGrow => Ok(Box::new(classical::region_grow::RegionGrowPredictor::load(
+            &config,
+        )?)),
         ModelKind::Watershed => Ok(Box::new(classical::watershed::WatershedPredictor::load(
             &config,
         )?)),
         ModelKind::GrabCut => Ok(Box::new(classical::grabcut::GrabCutPredictor::load(
             &config,
         )?)),
-        ModelKind::Superpixel => Ok(Box::new(
-            classical::superpixel::SuperpixelPredictor::load(&config)?,
-        )),
+        ModelKind::Superpixel => Ok(Box::new(classical::superpixel::SuperpixelPredictor::load(
+            &config,
+        )?)),
+        ModelKind::Sam => Ok(Box::new(sam::SamPredictor::load(&config)?)),
     }
 }
