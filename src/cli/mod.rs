@@ -41,7 +41,12 @@ pub enum Command {
         output: PathBuf,
     },
     /// Check a project folder or a COCO panoptic JSON; report every problem, exit 1 on any.
-    Validate { path: PathBuf },
+    Validate {
+        path: PathBuf,
+        /// Fix polygon topology problems (pixels kept), listing each change.
+        #[arg(long)]
+        repair: bool,
+    },
     /// Import PATH, export it as FORMAT (temporary folder), import again and compare;
     /// exit 1 on any change beyond the format's documented loss.
     Roundtrip {
@@ -127,7 +132,7 @@ pub fn run(cli: Cli) -> ExitCode {
             to,
             output,
         }) => report(convert(from, &input, images.as_deref(), to, &output)),
-        Some(Command::Validate { path }) => validate(&path),
+        Some(Command::Validate { path, repair }) => validate(&path, repair),
         Some(Command::Roundtrip {
             format,
             from,
@@ -246,7 +251,38 @@ fn roundtrip(
     }
 }
 
-fn validate(path: &std::path::Path) -> ExitCode {
+/// Topology findings of a project's polygon segments as problems; with `repair`, fixes
+/// them first (saving each changed document) and prints each change.
+fn topology(p: &Project, repair: bool) -> Vec<crate::core::error::Error> {
+    use crate::core::formats::topology as topo;
+    let docs = match p.load_all_documents() {
+        Ok(d) => d,
+        Err(e) => return vec![e],
+    };
+    let mut out = Vec::new();
+    for (name, mut d) in docs {
+        if repair {
+            let changes = topo::repair_document(&mut d);
+            for c in &changes {
+                println!("repaired {name}: {c}");
+            }
+            if !changes.is_empty()
+                && let Err(e) = p.save_document(&d)
+            {
+                out.push(e);
+            }
+        }
+        let origin = p.annotation_path(&name);
+        out.extend(
+            topo::check_document(&d)
+                .into_iter()
+                .map(|f| crate::core::error::Error::invalid(&origin, f.field, f.message)),
+        );
+    }
+    out
+}
+
+fn validate(path: &std::path::Path, repair: bool) -> ExitCode {
     let problems = if path.is_dir() {
         if !path.join(SETTINGS_FILE).exists() {
             vec![crate::core::error::Error::invalid(
@@ -256,7 +292,11 @@ fn validate(path: &std::path::Path) -> ExitCode {
             )]
         } else {
             match Project::open(path) {
-                Ok(p) => p.validate(),
+                Ok(p) => {
+                    let mut v = p.validate();
+                    v.extend(topology(&p, repair));
+                    v
+                }
                 Err(e) => vec![e],
             }
         }

@@ -8,6 +8,7 @@ pub mod cvat;
 pub mod labelme;
 pub mod roundtrip;
 pub mod semantic_png;
+pub mod topology;
 pub mod voc;
 pub mod yolo_seg;
 
