@@ -59,7 +59,7 @@ impl RegionGrowPredictor {
     /// Reads the settings of `config`.
     pub fn load(config: &ModelConfig) -> Result<Self, ModelError> {
         let params: RegionGrowParams = config.backend()?;
-        if !(params.tolerance > 0.0) {
+        if params.tolerance.is_nan() || params.tolerance <= 0.0 {
             return Err(ModelError::Config {
                 path: config.path.display().to_string(),
                 message: format!("field `tolerance`: {} must be > 0", params.tolerance),
