@@ -12,9 +12,10 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::core::document::ImageDocument;
 use crate::core::error::{Error, Result};
 use crate::core::io;
-use crate::core::ontology::{Ontology, VOID_ID};
+use crate::core::ontology::{CocoCategory, Ontology, VOID_ID};
 
 /// Schema tag of class-id map files.
 pub const CLASSMAP_SCHEMA: &str = "limner-classmap/1";
@@ -76,6 +77,14 @@ impl ClassMap {
         }
     }
 
+    /// The map's classes as COCO categories (colours are not carried: palette colours).
+    pub fn categories(&self) -> Vec<CocoCategory> {
+        self.classes
+            .iter()
+            .map(|c| category(c.ontology_id, c.name.clone(), c.isthing))
+            .collect()
+    }
+
     /// Ontology id of a format id, `None` when the map does not list it.
     pub fn ontology_id(&self, format_id: u32) -> Option<u32> {
         self.classes
@@ -130,5 +139,29 @@ pub fn path_for(output: &Path, is_folder: bool) -> PathBuf {
         let mut s = output.as_os_str().to_owned();
         s.push(".classmap.json");
         PathBuf::from(s)
+    }
+}
+
+/// A COCO category known only by id, name and thing/stuff (its colour comes from the
+/// palette when it becomes an ontology).
+pub fn category(id: u32, name: impl Into<String>, isthing: bool) -> CocoCategory {
+    CocoCategory {
+        id,
+        name: name.into(),
+        supercategory: None,
+        isthing: Some(u8::from(isthing)),
+        color: None,
+    }
+}
+
+/// Fails with the first rule any document breaks: what every exporter checks first.
+pub fn validate_all(docs: &[ImageDocument], ontology: &Ontology, origin: &Path) -> Result<()> {
+    match docs
+        .iter()
+        .flat_map(|d| d.validate(ontology, origin))
+        .next()
+    {
+        Some(e) => Err(e),
+        None => Ok(()),
     }
 }

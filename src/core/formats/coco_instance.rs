@@ -518,11 +518,7 @@ pub fn export_documents(
     ontology: &Ontology,
     json: &Path,
 ) -> Result<ExportReport> {
-    for d in &docs {
-        if let Some(e) = d.validate(ontology, json).into_iter().next() {
-            return Err(e);
-        }
-    }
+    classmap::validate_all(&docs, ontology, json)?;
     // Keep COCO image ids; give the others ids above every kept one.
     let mut next = docs
         .iter()

@@ -24,16 +24,12 @@ use crate::core::document::{Geometry, ImageDocument, ImageStatus, Segment, Sourc
 use crate::core::error::{Error, Result};
 use crate::core::geometry::{BitMask, PolygonWithHoles};
 use crate::core::io;
-use crate::core::ontology::{CocoCategory, Ontology};
+use crate::core::ontology::Ontology;
 
 /// Writes documents as a CVAT for images 1.1 XML file at `xml`, plus its class-id map.
 /// Returns the number of shapes written.
 pub fn export_documents(docs: &[ImageDocument], ontology: &Ontology, xml: &Path) -> Result<usize> {
-    for d in docs {
-        if let Some(e) = d.validate(ontology, xml).into_iter().next() {
-            return Err(e);
-        }
-    }
+    classmap::validate_all(docs, ontology, xml)?;
     let name_of: HashMap<u32, &str> = ontology
         .categories
         .iter()
@@ -359,13 +355,7 @@ pub fn read(xml: &Path) -> Result<ImportedCvat> {
         Some(m) => {
             for c in &m.classes {
                 class_of.insert(c.name.clone(), c.ontology_id);
-                cats.push(CocoCategory {
-                    id: c.ontology_id,
-                    name: c.name.clone(),
-                    supercategory: None,
-                    isthing: Some(u8::from(c.isthing)),
-                    color: None,
-                });
+                cats.push(classmap::category(c.ontology_id, c.name.clone(), c.isthing));
             }
         }
         None => {
@@ -376,13 +366,7 @@ pub fn read(xml: &Path) -> Result<ImportedCvat> {
                 if !class_of.contains_key(&name) {
                     let id = class_of.len() as u32 + 1;
                     class_of.insert(name.clone(), id);
-                    cats.push(CocoCategory {
-                        id,
-                        name,
-                        supercategory: None,
-                        isthing: Some(1),
-                        color: None,
-                    });
+                    cats.push(classmap::category(id, name, true));
                 }
             }
         }

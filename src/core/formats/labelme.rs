@@ -25,7 +25,7 @@ use crate::core::document::{Geometry, ImageDocument, ImageStatus, Segment, Sourc
 use crate::core::error::{Error, Result};
 use crate::core::geometry::{BitMask, PolygonWithHoles, rasterize_polygons};
 use crate::core::io;
-use crate::core::ontology::{CocoCategory, Ontology};
+use crate::core::ontology::Ontology;
 
 /// One LabelMe shape.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -85,11 +85,7 @@ pub fn export_documents(
     ontology: &Ontology,
     folder: &Path,
 ) -> Result<usize> {
-    for d in docs {
-        if let Some(e) = d.validate(ontology, folder).into_iter().next() {
-            return Err(e);
-        }
-    }
+    classmap::validate_all(docs, ontology, folder)?;
     let name_of: HashMap<u32, &str> = ontology
         .categories
         .iter()
@@ -280,13 +276,7 @@ pub fn read(folder: &Path) -> Result<ImportedLabelme> {
     if cm_path.exists() {
         for c in ClassMap::load(&cm_path)?.classes {
             class_of.insert(c.name.clone(), c.ontology_id);
-            cats.push(CocoCategory {
-                id: c.ontology_id,
-                name: c.name,
-                supercategory: None,
-                isthing: Some(u8::from(c.isthing)),
-                color: None,
-            });
+            cats.push(classmap::category(c.ontology_id, c.name, c.isthing));
         }
     } else {
         let mut names: Vec<&str> = parsed
@@ -297,13 +287,7 @@ pub fn read(folder: &Path) -> Result<ImportedLabelme> {
         names.dedup();
         for (k, n) in names.into_iter().enumerate() {
             class_of.insert(n.to_string(), k as u32 + 1);
-            cats.push(CocoCategory {
-                id: k as u32 + 1,
-                name: n.to_string(),
-                supercategory: None,
-                isthing: Some(1),
-                color: None,
-            });
+            cats.push(classmap::category(k as u32 + 1, n.to_string(), true));
         }
     }
     let documents = parsed

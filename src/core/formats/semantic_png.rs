@@ -78,11 +78,7 @@ pub fn export_documents(
     ontology: &Ontology,
     folder: &Path,
 ) -> Result<ExportReport> {
-    for d in docs {
-        if let Some(e) = d.validate(ontology, folder).into_iter().next() {
-            return Err(e);
-        }
-    }
+    classmap::validate_all(docs, ontology, folder)?;
     let max_id = ontology.categories.iter().map(|c| c.id).max().unwrap_or(0);
     if max_id > u32::from(u16::MAX) {
         return Err(Error::invalid(
@@ -248,26 +244,10 @@ pub fn read(folder: &Path) -> Result<ImportedSemantic> {
         documents.push(d);
     }
     let cats: Vec<CocoCategory> = match &cm {
-        Some(m) => m
-            .classes
-            .iter()
-            .map(|c| CocoCategory {
-                id: c.ontology_id,
-                name: c.name.clone(),
-                supercategory: None,
-                isthing: Some(u8::from(c.isthing)),
-                color: None,
-            })
-            .collect(),
+        Some(m) => m.categories(),
         None => values
             .iter()
-            .map(|&v| CocoCategory {
-                id: v,
-                name: format!("class-{v}"),
-                supercategory: None,
-                isthing: Some(0),
-                color: None,
-            })
+            .map(|&v| classmap::category(v, format!("class-{v}"), false))
             .collect(),
     };
     let ontology = Ontology::from_coco(&cats, &cm_path)?;

@@ -155,11 +155,7 @@ pub fn export_documents(
     ontology: &Ontology,
     folder: &Path,
 ) -> Result<usize> {
-    for d in docs {
-        if let Some(e) = d.validate(ontology, folder).into_iter().next() {
-            return Err(e);
-        }
-    }
+    classmap::validate_all(docs, ontology, folder)?;
     let cm = class_map(ontology, folder)?;
     let voc_of: HashMap<u32, u8> = cm
         .classes
@@ -317,26 +313,10 @@ pub fn read(folder: &Path) -> Result<ImportedVoc> {
         documents.push(d);
     }
     let cats: Vec<CocoCategory> = match &cm {
-        Some(m) => m
-            .classes
-            .iter()
-            .map(|c| CocoCategory {
-                id: c.ontology_id,
-                name: c.name.clone(),
-                supercategory: None,
-                isthing: Some(u8::from(c.isthing)),
-                color: None,
-            })
-            .collect(),
+        Some(m) => m.categories(),
         None => seen
             .iter()
-            .map(|&v| CocoCategory {
-                id: u32::from(v),
-                name: format!("class-{v}"),
-                supercategory: None,
-                isthing: Some(1),
-                color: None,
-            })
+            .map(|&v| classmap::category(u32::from(v), format!("class-{v}"), true))
             .collect(),
     };
     Ok(ImportedVoc {

@@ -140,11 +140,7 @@ pub fn export_documents(
     ontology: &Ontology,
     folder: &Path,
 ) -> Result<ExportReport> {
-    for d in docs {
-        if let Some(e) = d.validate(ontology, folder).into_iter().next() {
-            return Err(e);
-        }
-    }
+    classmap::validate_all(docs, ontology, folder)?;
     let cm = class_map(ontology);
     let yolo_of: HashMap<u32, u32> = cm
         .classes
@@ -342,16 +338,7 @@ pub fn read(folder: &Path) -> Result<ImportedYolo> {
     let (cats, class_of): (Vec<CocoCategory>, HashMap<u32, u32>) = if cm_path.exists() {
         let cm = ClassMap::load(&cm_path)?;
         (
-            cm.classes
-                .iter()
-                .map(|c| CocoCategory {
-                    id: c.ontology_id,
-                    name: c.name.clone(),
-                    supercategory: None,
-                    isthing: Some(u8::from(c.isthing)),
-                    color: None,
-                })
-                .collect(),
+            cm.categories(),
             cm.classes
                 .iter()
                 .map(|c| (c.format_id, c.ontology_id))
@@ -362,13 +349,7 @@ pub fn read(folder: &Path) -> Result<ImportedYolo> {
         (
             names
                 .iter()
-                .map(|(k, n)| CocoCategory {
-                    id: k + 1,
-                    name: n.clone(),
-                    supercategory: None,
-                    isthing: Some(1),
-                    color: None,
-                })
+                .map(|(k, n)| classmap::category(k + 1, n.clone(), true))
                 .collect(),
             names.iter().map(|(k, _)| (*k, k + 1)).collect(),
         )
