@@ -37,7 +37,8 @@ fn bench(c: &mut Criterion) {
     let img = scene();
     let p = click();
     let mut g = c.benchmark_group("classical_481x321");
-    g.sample_size(20);
+    g.sample_size(10);
+    g.measurement_time(std::time::Duration::from_secs(3));
     let mut t = threshold::ThresholdPredictor::new(Default::default());
     g.bench_function("threshold_click", |b| {
         b.iter(|| t.predict(&img, &p).unwrap())
