@@ -34,6 +34,7 @@ fn cli_roundtrip_of_shared_sample() {
         "voc",
         "yolo-seg",
         "cvat",
+        "labelme",
     ] {
         let (code, text) = limner(&["roundtrip", "--format", format, json]);
         assert_eq!(code, 0, "{format}: {text}");
