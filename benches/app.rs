@@ -124,6 +124,9 @@ fn bench(c: &mut Criterion) {
     }
     // Brush: the commit at release (edit, resolve, overlay rebuild on the next frame),
     // then its undo (the same work again), in protect and overwrite modes.
+    g.finish();
+    let mut g = c.benchmark_group("app_24mp_1000_polygons_commit");
+    g.sample_size(10).measurement_time(Duration::from_secs(20));
     h.state_mut().canvas.tool = Tool::Brush;
     let class = h.state().active_class.expect("a class");
     for (name, mode) in [

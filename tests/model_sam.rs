@@ -100,10 +100,6 @@ fn a_previous_mask_of_the_wrong_size_is_a_clear_error() {
     let img = image::RgbImage::from_pixel(30, 20, image::Rgb([0, 0, 0]));
     let mut prompts = click_at(5.0, 5.0);
     prompts.previous = Some(vec![0.0; 10]);
-    let e = p
-        .predict(&img, &prompts)
-        .err()
-        .expect("an error")
-        .to_string();
+    let e = p.predict(&img, &prompts).expect_err("an error").to_string();
     assert!(e.contains("previous mask"), "{e}");
 }

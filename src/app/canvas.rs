@@ -245,6 +245,13 @@ impl Canvas {
         self.image.is_some()
     }
 
+    /// Image-pixel rectangles of the image's texture tiles (empty before it is decoded).
+    pub fn image_tiles(&self) -> Vec<egui::Rect> {
+        self.image
+            .as_ref()
+            .map_or_else(Vec::new, TiledTexture::tile_rects)
+    }
+
     fn refresh_overlay(
         &mut self,
         ctx: &egui::Context,
@@ -253,6 +260,12 @@ impl Canvas {
     ) {
         let key = (session.revision, self.outline_only, self.hidden_rev);
         if self.overlay_key == Some(key) {
+            return;
+        }
+        if session.doc.segments.is_empty() {
+            // Nothing to draw: skip a full-size RGBA pass (1 GB for a 240 MP image).
+            self.overlay = None;
+            self.overlay_key = Some(key);
             return;
         }
         let img = overlay_image(

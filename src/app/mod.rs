@@ -561,8 +561,12 @@ impl LimnerApp {
         let stats = &s.stats;
         let mut delete = None;
         let mut select = None;
-        egui::ScrollArea::vertical().show(ui, |ui| {
-            for seg in &s.doc.segments {
+        // Only the visible rows are laid out: an image with 1000 segments costs no more
+        // per frame than one with 20.
+        let row_height = ui.spacing().interact_size.y;
+        let rows = s.doc.segments.len();
+        egui::ScrollArea::vertical().show_rows(ui, row_height, rows, |ui, range| {
+            for seg in &s.doc.segments[range] {
                 let name = self
                     .project
                     .ontology

@@ -63,6 +63,11 @@ impl TiledTexture {
         }
     }
 
+    /// Each tile's rectangle in image pixels.
+    pub fn tile_rects(&self) -> Vec<Rect> {
+        self.tiles.iter().map(|(r, _)| *r).collect()
+    }
+
     /// Splits and uploads `image`.
     pub fn new(ctx: &egui::Context, name: &str, image: &ColorImage) -> Self {
         Self::from_tiles(ctx, name, image.size, split(image))
