@@ -12,8 +12,7 @@ use image::RgbImage;
 use serde::Deserialize;
 
 use super::{
-    BACKGROUND, Connectivity, FOREGROUND, box_pixels, check_prompts, dist2, lab_image, prediction,
-    seed_map,
+    BACKGROUND, Connectivity, FOREGROUND, box_pixels, check_prompts, dist2, prediction, seed_map,
 };
 use crate::core::geometry::BitMask;
 use crate::model::config::ModelConfig;
@@ -81,10 +80,15 @@ impl RegionGrowPredictor {
 }
 
 /// Up to `max` colours of the pixels marked `which` in `seeds`, evenly subsampled.
-fn seed_colours(lab: &[[f32; 3]], seeds: &[u8], which: u8, max: usize) -> Vec<[f32; 3]> {
+fn seed_colours(
+    lab: &dyn Fn(usize) -> [f32; 3],
+    seeds: &[u8],
+    which: u8,
+    max: usize,
+) -> Vec<[f32; 3]> {
     let all: Vec<usize> = (0..seeds.len()).filter(|&i| seeds[i] == which).collect();
     let step = all.len().div_ceil(max.max(1)).max(1);
-    all.iter().step_by(step).map(|&i| lab[i]).collect()
+    all.iter().step_by(step).map(|&i| lab(i)).collect()
 }
 
 /// Grows the region (see the module docs); `seeds` is a [`seed_map`], `region` the
@@ -97,9 +101,13 @@ pub fn region_grow(
 ) -> BitMask {
     let (w, h) = image.dimensions();
     let wu = w as usize;
-    let lab = lab_image(image);
-    let pos = seed_colours(&lab, seeds, FOREGROUND, params.max_seed_colours);
-    let neg = seed_colours(&lab, seeds, BACKGROUND, params.max_seed_colours);
+    // Colours are converted when first looked at: growth usually visits a fraction of
+    // the image, and the conversion is most of the cost.
+    let lin = super::srgb_to_linear_table();
+    let raw = image.as_raw();
+    let lab_at = |i: usize| super::lab_with(&lin, [raw[3 * i], raw[3 * i + 1], raw[3 * i + 2]]);
+    let pos = seed_colours(&lab_at, seeds, FOREGROUND, params.max_seed_colours);
+    let neg = seed_colours(&lab_at, seeds, BACKGROUND, params.max_seed_colours);
     let tol2 = params.tolerance * params.tolerance;
     let accept = |c: [f32; 3]| {
         let dp = pos
@@ -129,7 +137,7 @@ pub fn region_grow(
                 continue;
             }
             let j = ny as usize * wu + nx as usize;
-            if mask.data[j] == 0 && seeds[j] != BACKGROUND && accept(lab[j]) {
+            if mask.data[j] == 0 && seeds[j] != BACKGROUND && accept(lab_at(j)) {
                 mask.data[j] = 1;
                 queue.push_back(j);
             }
