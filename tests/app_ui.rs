@@ -5,6 +5,7 @@ use std::time::{Duration, Instant};
 
 use egui::{Modifiers, Pos2};
 use egui_kittest::Harness;
+use egui_kittest::kittest::Queryable;
 use limner::app::LimnerApp;
 use limner::core::ontology::Color;
 use limner::core::project::Project;
@@ -215,4 +216,35 @@ fn d_and_a_switch_images_and_keep_work() {
     h.step();
     assert_eq!(h.state().current, 0, "A goes back");
     assert_eq!(h.state().session.as_ref().unwrap().doc.segments.len(), 1);
+}
+
+#[test]
+fn ontology_rename_in_the_panel_keeps_the_id() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = project(dir.path());
+    let id = p.ontology.active_categories().next().unwrap().id;
+    let app = LimnerApp::new(p, None);
+    let mut h = Harness::builder()
+        .with_size(egui::vec2(1100.0, 900.0))
+        .build_eframe(|_| app);
+    wait_for_image(&mut h);
+    h.get_by_label_contains("Edit class").click();
+    h.step();
+    h.step();
+    let field = h.get_by_label("Name:");
+    field.focus();
+    h.step();
+    h.get_by_label("Name:").type_text("widget");
+    h.step();
+    h.get_by_label("rename").click();
+    h.step();
+    h.step();
+    let c = h.state().project.ontology.get(id).expect("same id");
+    assert_eq!(c.name, "widget");
+    let on_disk = Project::open(dir.path()).unwrap();
+    assert_eq!(
+        on_disk.ontology.get(id).map(|c| c.name.as_str()),
+        Some("widget")
+    );
+    assert_eq!(on_disk.ontology.categories.len(), 1, "renamed, not added");
 }
