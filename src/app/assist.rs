@@ -246,8 +246,43 @@ impl PromptDraft {
 
     /// Takes a prediction: it becomes the preview and the previous mask of the next call.
     pub fn accept_prediction(&mut self, p: Prediction) {
+        // Unique across drafts: a fresh draft's first preview must not hit the view's
+        // cache entry of an earlier draft's first preview.
+        static NEXT_REVISION: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
         self.preview = Some(p.mask);
         self.prompts.previous = Some(p.probability);
-        self.revision += 1;
+        self.revision = NEXT_REVISION.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn prediction() -> Prediction {
+        Prediction {
+            width: 2,
+            height: 1,
+            probability: vec![1.0, 0.0],
+            mask: BitMask {
+                width: 2,
+                height: 1,
+                data: vec![1, 0],
+            },
+        }
+    }
+
+    #[test]
+    fn previews_of_different_drafts_never_share_a_revision() {
+        // The canvas caches the preview texture by revision; a new draft (after Enter,
+        // Esc or a model switch) must not show the previous draft's texture.
+        let mut a = PromptDraft::default();
+        a.accept_prediction(prediction());
+        let mut b = PromptDraft::default();
+        b.accept_prediction(prediction());
+        assert_ne!(a.revision, b.revision);
+        let before = b.revision;
+        b.accept_prediction(prediction());
+        assert_ne!(b.revision, before);
     }
 }
