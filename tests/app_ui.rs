@@ -248,3 +248,51 @@ fn ontology_rename_in_the_panel_keeps_the_id() {
     );
     assert_eq!(on_disk.ontology.categories.len(), 1, "renamed, not added");
 }
+
+#[test]
+fn export_menu_writes_every_format_and_it_reads_back() {
+    use limner::core::formats::{self, Format};
+    let dir = tempfile::tempdir().unwrap();
+    let p = project(dir.path());
+    let app = LimnerApp::new(p, None);
+    let mut h = Harness::builder()
+        .with_size(egui::vec2(1100.0, 700.0))
+        .build_eframe(|_| app);
+    wait_for_image(&mut h);
+    for (x, y) in [(20.0, 20.0), (80.0, 20.0), (80.0, 60.0)] {
+        let pos = h.state().canvas.view.screen_from_image(Pos2::new(x, y));
+        click(&mut h, pos);
+    }
+    h.key_press(egui::Key::Enter);
+    h.step();
+    let out = tempfile::tempdir().unwrap();
+    for f in [
+        Format::CocoPanoptic,
+        Format::CocoInstance,
+        Format::Voc,
+        Format::Cvat,
+    ] {
+        let folder = out.path().join(f.name());
+        std::fs::create_dir_all(&folder).unwrap();
+        // The folder is given here; in the app a native dialog asks for it.
+        h.state_mut().export_as(f, Some(folder.clone()));
+        let start = Instant::now();
+        while h.state().is_exporting() {
+            assert!(
+                start.elapsed() < Duration::from_secs(30),
+                "export never finished"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+            h.step();
+        }
+        let back = formats::read(f, &f.output_in(&folder), Some(dir.path()))
+            .unwrap_or_else(|e| panic!("{} export reads back: {e}", f.name()));
+        let segs: usize = back.documents.iter().map(|d| d.segments.len()).sum();
+        assert_eq!(
+            segs,
+            1,
+            "{}: the unsaved polygon was flushed and exported",
+            f.name()
+        );
+    }
+}

@@ -109,6 +109,8 @@ pub struct LimnerApp {
     pub postprocess: crate::model::postprocess::PostProcess,
     /// A native folder dialog running on a worker thread.
     folder_dialog: Option<std::sync::mpsc::Receiver<Option<PathBuf>>>,
+    /// An export running on a worker thread: its message (Ok) or error.
+    export_job: Option<std::sync::mpsc::Receiver<Result<String, String>>>,
     pub assist: AssistWorker,
     pub draft: PromptDraft,
     /// Model configs found beside the default one, `(name, path)`.
@@ -171,6 +173,49 @@ impl LimnerApp {
         self.folder_dialog = Some(rx);
     }
 
+    /// Exports the project as `format` into a folder the user picks; the dialog, reading
+    /// and writing run on a worker thread and the result comes back as a toast.
+    pub fn export_as(&mut self, format: crate::core::formats::Format, folder: Option<PathBuf>) {
+        use crate::core::formats;
+        self.flush();
+        let root = self.project.root.clone();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let folder = folder.or_else(|| {
+                rfd::FileDialog::new()
+                    .set_title(format!("Export as {}: pick an empty folder", format.name()))
+                    .pick_folder()
+            });
+            let Some(folder) = folder else {
+                return;
+            };
+            let out = format.output_in(&folder);
+            let result = formats::read(formats::Format::Project, &root, None)
+                .and_then(|d| formats::write(format, d, &out))
+                .map(|r| {
+                    let mut m = format!(
+                        "Exported {} image(s), {} segment(s) as {} to {}",
+                        r.images,
+                        r.segments,
+                        format.name(),
+                        out.display()
+                    );
+                    for w in r.warnings.iter().take(3) {
+                        m.push_str(&format!("\n{w}"));
+                    }
+                    m
+                })
+                .map_err(|e| format!("Export failed: {e}"));
+            let _ = tx.send(result);
+        });
+        self.export_job = Some(rx);
+    }
+
+    /// True while an export runs.
+    pub fn is_exporting(&self) -> bool {
+        self.export_job.is_some()
+    }
+
     /// Builds the app state for an open project with the default model (no lock).
     pub fn with_project(project: Project) -> Self {
         Self::new(project, crate::model::config::default_model_config())
@@ -213,6 +258,7 @@ impl LimnerApp {
             comment_draft: String::new(),
             rename_draft: String::new(),
             folder_dialog: None,
+            export_job: None,
             postprocess: Default::default(),
             models: model
                 .as_deref()
@@ -842,6 +888,23 @@ impl LimnerApp {
                     ui.close();
                 }
                 ui.separator();
+                ui.menu_button("Export as", |ui| {
+                    use clap::ValueEnum;
+                    for f in crate::core::formats::Format::value_variants() {
+                        if *f == crate::core::formats::Format::Project {
+                            continue;
+                        }
+                        if ui
+                            .add_enabled(!self.is_exporting(), egui::Button::new(f.name()))
+                            .on_hover_text("Writes the whole project in this format (all images saved first)")
+                            .clicked()
+                        {
+                            self.export_as(*f, None);
+                            ui.close();
+                        }
+                    }
+                });
+                ui.separator();
                 ui.label("Recent");
                 for p in recent::load() {
                     if ui.button(p.display().to_string()).clicked() {
@@ -1117,6 +1180,22 @@ impl eframe::App for LimnerApp {
                 Ok(None) | Err(std::sync::mpsc::TryRecvError::Disconnected) => {
                     self.folder_dialog = None
                 }
+                Err(std::sync::mpsc::TryRecvError::Empty) => {
+                    ctx.request_repaint_after(Duration::from_millis(100))
+                }
+            }
+        }
+        if let Some(rx) = &self.export_job {
+            match rx.try_recv() {
+                Ok(Ok(m)) => {
+                    self.export_job = None;
+                    self.toast(m);
+                }
+                Ok(Err(e)) => {
+                    self.export_job = None;
+                    self.toast_error(e);
+                }
+                Err(std::sync::mpsc::TryRecvError::Disconnected) => self.export_job = None,
                 Err(std::sync::mpsc::TryRecvError::Empty) => {
                     ctx.request_repaint_after(Duration::from_millis(100))
                 }

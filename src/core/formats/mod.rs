@@ -42,6 +42,27 @@ pub enum Format {
     Labelme,
 }
 
+impl Format {
+    /// The name used on the command line (`coco-panoptic`, `yolo-seg`, ...).
+    pub fn name(self) -> String {
+        use clap::ValueEnum;
+        self.to_possible_value()
+            .map(|v| v.get_name().to_string())
+            .unwrap_or_default()
+    }
+
+    /// Where an export of this format goes inside a chosen `folder`: the JSON / XML file
+    /// for single-file formats, the folder itself otherwise.
+    pub fn output_in(self, folder: &Path) -> PathBuf {
+        match self {
+            Format::CocoPanoptic => folder.join("panoptic.json"),
+            Format::CocoInstance => folder.join("instances.json"),
+            Format::Cvat => folder.join("annotations.xml"),
+            _ => folder.to_path_buf(),
+        }
+    }
+}
+
 /// Format-neutral dataset in memory.
 pub struct Dataset {
     pub ontology: Ontology,
