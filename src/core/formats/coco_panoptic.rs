@@ -18,7 +18,6 @@ use serde::{Deserialize, Serialize};
 
 use crate::core::document::{Geometry, ImageDocument, ImageStatus, Segment, Source};
 use crate::core::error::{Error, Result};
-use crate::core::geometry::BitMask;
 use crate::core::io;
 use crate::core::labelmap::{LabelMap, MAX_PANOPTIC_ID};
 use crate::core::ontology::{CocoCategory, Ontology};
@@ -428,22 +427,24 @@ fn segments_from_map(
             format!("PNG holds id {extra}, which annotations[{index}].segments_info does not list"),
         ));
     }
-    let mut masks: BTreeMap<u32, BitMask> = keep
-        .iter()
-        .map(|s| (s.id, BitMask::new(map.width, map.height)))
-        .collect();
-    for (i, &id) in map.ids.iter().enumerate() {
-        if let Some(m) = masks.get_mut(&id) {
-            m.data[i] = 1;
-        }
-    }
+    // Every id's COCO runs in one column-major pass, instead of a full-image mask and
+    // an RLE encode per segment (which dominated imports of many-segment images).
+    let mut runs = super::coco_instance::label_map_runs(map);
     let segments = keep
         .iter()
         .map(|s| {
+            let counts = runs.remove(&s.id).unwrap_or_default();
+            let rle = hotcoco::types::Rle {
+                h: map.height,
+                w: map.width,
+                counts,
+            };
             let mut seg = Segment::new(
                 s.id,
                 s.category_id,
-                Geometry::from_mask(&masks[&s.id]),
+                Geometry::Rle {
+                    counts: hotcoco::mask::rle_to_string(&rle),
+                },
                 Source::Import,
             );
             seg.iscrowd = s.iscrowd != 0;
