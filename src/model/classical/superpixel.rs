@@ -182,8 +182,9 @@ impl Default for SuperpixelParams {
 pub struct SuperpixelPredictor {
     params: SuperpixelParams,
     prompts: Vec<PromptKind>,
-    /// Fingerprint of the image the labels belong to, and the labels.
-    cache: Option<(u64, Labels)>,
+    /// Fingerprints of recent images and their labels, least recently used first: the
+    /// current image and the next one (pre-computed by `prepare`).
+    cache: Vec<(u64, Labels)>,
 }
 
 impl SuperpixelPredictor {
@@ -199,7 +200,7 @@ impl SuperpixelPredictor {
         Ok(SuperpixelPredictor {
             params,
             prompts: config.prompts.clone(),
-            cache: None,
+            cache: Vec::new(),
         })
     }
 
@@ -208,7 +209,7 @@ impl SuperpixelPredictor {
         SuperpixelPredictor {
             params,
             prompts: vec![PromptKind::Click, PromptKind::Scribble],
-            cache: None,
+            cache: Vec::new(),
         }
     }
 
@@ -218,11 +219,20 @@ impl SuperpixelPredictor {
         image.dimensions().hash(&mut hasher);
         image.as_raw().hash(&mut hasher);
         let key = hasher.finish();
-        if self.cache.as_ref().is_none_or(|(k, _)| *k != key) {
-            let l = slic(image, self.params.n_segments, self.params.compactness);
-            self.cache = Some((key, l));
+        match self.cache.iter().position(|(k, _)| *k == key) {
+            Some(i) => {
+                let hit = self.cache.remove(i);
+                self.cache.push(hit);
+            }
+            None => {
+                let l = slic(image, self.params.n_segments, self.params.compactness);
+                if self.cache.len() >= 2 {
+                    self.cache.remove(0);
+                }
+                self.cache.push((key, l));
+            }
         }
-        &self.cache.as_ref().expect("just filled").1
+        &self.cache.last().expect("just filled").1
     }
 }
 
@@ -258,6 +268,16 @@ impl MaskPredictor for SuperpixelPredictor {
         &self.prompts
     }
 
+    /// SLIC runs once per image on the worker, before the first stroke.
+    fn prepare(&mut self, image: &RgbImage) -> Result<(), ModelError> {
+        self.labels(image);
+        Ok(())
+    }
+
+    fn has_per_image_work(&self) -> bool {
+        true
+    }
+
     fn predict(&mut self, image: &RgbImage, prompts: &Prompts) -> Result<Prediction, ModelError> {
         check_prompts("superpixel", image, prompts)?;
         if prompts.bbox.is_some() {
@@ -284,6 +304,24 @@ impl MaskPredictor for SuperpixelPredictor {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn prepare_keeps_the_current_and_the_next_image() {
+        let img = |v: u8| RgbImage::from_pixel(40, 30, image::Rgb([v, v, v]));
+        let mut p = SuperpixelPredictor::new(Default::default());
+        let (a, b, c) = (img(10), img(20), img(30));
+        p.prepare(&a).unwrap();
+        p.prepare(&b).unwrap();
+        assert_eq!(p.cache.len(), 2);
+        let key_a = p.cache[0].0;
+        p.labels(&a); // a is used again: b becomes the oldest
+        p.prepare(&c).unwrap();
+        assert_eq!(p.cache.len(), 2);
+        assert!(
+            p.cache.iter().any(|(k, _)| *k == key_a),
+            "the image in use stays cached"
+        );
+    }
     use super::*;
     use crate::model::classical::fixtures;
     use crate::model::noc::iou;
