@@ -79,6 +79,27 @@ pub trait MaskPredictor: Send {
     ) -> Result<Prediction, ModelError>;
 }
 
+/// Identity of an image's pixels: the key of per-image caches (SAM embeddings, superpixels).
+pub fn image_key(image: &image::RgbImage) -> u64 {
+    use rayon::prelude::*;
+    use std::hash::{Hash, Hasher};
+    let mut h = std::hash::DefaultHasher::new();
+    image.dimensions().hash(&mut h);
+    // Hash rows in parallel, then the row hashes: a 12 MP photo takes a few ms.
+    let row = image.width() as usize * 3;
+    let rows: Vec<u64> = image
+        .as_raw()
+        .par_chunks(row.max(1) * 64)
+        .map(|c| {
+            let mut h = std::hash::DefaultHasher::new();
+            c.hash(&mut h);
+            h.finish()
+        })
+        .collect();
+    rows.hash(&mut h);
+    h.finish()
+}
+
 /// Builds the backend for a model config: one backend per kind.
 pub fn load_predictor(config_path: &Path) -> Result<Box<dyn MaskPredictor>, ModelError> {
     let config = ModelConfig::load(config_path)?;

@@ -17,7 +17,6 @@
 //! previous mask is fed back as `mask_input` (logits in the 256² low-res frame).
 
 use std::collections::VecDeque;
-use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
 use image::RgbImage;
@@ -28,7 +27,7 @@ use serde::Deserialize;
 
 use super::config::{ModelConfig, Normalization};
 use super::prompt::{PromptKind, Prompts};
-use super::{MaskPredictor, ModelError, Prediction, runtime};
+use super::{MaskPredictor, ModelError, Prediction, image_key, runtime};
 use crate::core::geometry::BitMask;
 
 /// Side of the decoder's `mask_input` / `low_res_masks`.
@@ -133,25 +132,6 @@ impl EmbeddingCache {
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()
     }
-}
-
-/// Identity of an image's pixels (the cache key).
-pub fn image_key(image: &RgbImage) -> u64 {
-    let mut h = std::hash::DefaultHasher::new();
-    image.dimensions().hash(&mut h);
-    // Hash rows in parallel, then the row hashes: a 12 MP photo takes a few ms.
-    let row = image.width() as usize * 3;
-    let rows: Vec<u64> = image
-        .as_raw()
-        .par_chunks(row.max(1) * 64)
-        .map(|c| {
-            let mut h = std::hash::DefaultHasher::new();
-            c.hash(&mut h);
-            h.finish()
-        })
-        .collect();
-    rows.hash(&mut h);
-    h.finish()
 }
 
 /// Decoder points `(coords [x, y] in the resized frame, labels)` for the prompts.

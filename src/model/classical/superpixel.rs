@@ -8,7 +8,6 @@
 //! image of the last image it saw, so repeated prompts on one image pay for SLIC once.
 
 use std::collections::VecDeque;
-use std::hash::{Hash, Hasher};
 
 use image::{ImageBuffer, Luma, RgbImage};
 use serde::Deserialize;
@@ -215,10 +214,7 @@ impl SuperpixelPredictor {
 
     /// The superpixels of `image`, computed on first use and kept for the same image.
     pub fn labels(&mut self, image: &RgbImage) -> &Labels {
-        let mut hasher = std::collections::hash_map::DefaultHasher::new();
-        image.dimensions().hash(&mut hasher);
-        image.as_raw().hash(&mut hasher);
-        let key = hasher.finish();
+        let key = crate::model::image_key(image);
         match self.cache.iter().position(|(k, _)| *k == key) {
             Some(i) => {
                 let hit = self.cache.remove(i);
