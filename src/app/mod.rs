@@ -710,6 +710,7 @@ impl LimnerApp {
                     text: self.comment_draft.trim().to_string(),
                     author: std::env::var("USER").ok(),
                     at: None,
+                    when: Some(crate::core::document::now_rfc3339()),
                 });
                 self.comment_draft.clear();
             }

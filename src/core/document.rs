@@ -5,7 +5,7 @@
 //! wins, so the higher z wins and, at equal z, the higher id (the newer segment) wins.
 //! The resolved [`LabelMap`] is what the app shows and what every export writes.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
@@ -61,6 +61,52 @@ pub struct Comment {
     pub author: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub at: Option<[f64; 2]>,
+    /// When it was written (RFC 3339, UTC).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub when: Option<String>,
+}
+
+/// What a recorded [`Event`] did.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Action {
+    /// Shape or class edits; consecutive edits by one person are counted in one event.
+    Edit { count: u32 },
+    /// The image's work status changed.
+    Status { status: ImageStatus },
+    /// A segment's review state changed.
+    Review { segment: u32, state: ReviewState },
+    /// A comment was added (to the image, or to `segment`).
+    Comment {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        segment: Option<u32>,
+    },
+    /// Slice tags changed.
+    Tags,
+    /// The image was marked as gold or unmarked.
+    Gold { gold: bool },
+}
+
+/// One entry of an image's audit log: who did what, and when.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Event {
+    pub who: String,
+    /// RFC 3339, UTC.
+    pub when: String,
+    pub action: Action,
+}
+
+/// Consecutive edits by one person closer than this are one [`Action::Edit`] event, so
+/// the log grows with work sessions, not with brush strokes.
+const EDIT_COALESCE_SECONDS: i64 = 600;
+
+/// The current time as RFC 3339 UTC, second precision (the format of every `when`).
+pub fn now_rfc3339() -> String {
+    jiff::Timestamp::now()
+        .round(jiff::Unit::Second)
+        .map(|t| t.to_string())
+        .unwrap_or_else(|_| jiff::Timestamp::now().to_string())
 }
 
 /// A segment's shape: polygons with holes, or a bitmap mask as COCO compressed RLE
@@ -152,6 +198,15 @@ pub struct ImageDocument {
     pub segments: Vec<Segment>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub comments: Vec<Comment>,
+    /// Slice tags (`scene=indoor`, `device=phone-a`): metrics can be split by them.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub tags: BTreeMap<String, String>,
+    /// Part of the gold set that other labels are compared against.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub gold: bool,
+    /// Audit log: every edit and review action with who and when, oldest first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub log: Vec<Event>,
 }
 
 impl ImageDocument {
@@ -168,7 +223,116 @@ impl ImageDocument {
             status: ImageStatus::Todo,
             segments: Vec::new(),
             comments: Vec::new(),
+            tags: BTreeMap::new(),
+            gold: false,
+            log: Vec::new(),
         }
+    }
+
+    /// Records `action` by `who` now in the audit log. Edits by the same person within
+    /// ten minutes of their last edit event extend that event instead of adding one.
+    pub fn record(&mut self, who: &str, action: Action) {
+        self.record_at(who, action, &now_rfc3339());
+    }
+
+    /// [`Self::record`] with an explicit time (RFC 3339), for imports and tests.
+    pub fn record_at(&mut self, who: &str, action: Action, when: &str) {
+        if let Action::Edit { count: n } = action
+            && let Some(last) = self.log.last_mut()
+            && last.who == who
+            && let Action::Edit { count } = &mut last.action
+            && seconds_between(&last.when, when)
+                .is_some_and(|d| (0..EDIT_COALESCE_SECONDS).contains(&d))
+        {
+            *count += n;
+            last.when = when.to_string();
+            return;
+        }
+        self.log.push(Event {
+            who: who.to_string(),
+            when: when.to_string(),
+            action,
+        });
+    }
+
+    /// Who labeled the image: the person with the most recorded edits (the earliest
+    /// of them on a tie); `None` when no edit was recorded.
+    pub fn annotator(&self) -> Option<&str> {
+        let mut counts: Vec<(&str, u32)> = Vec::new();
+        for e in &self.log {
+            if let Action::Edit { count } = e.action {
+                match counts.iter_mut().find(|(w, _)| *w == e.who) {
+                    Some((_, c)) => *c += count,
+                    None => counts.push((&e.who, count)),
+                }
+            }
+        }
+        // max_by_key returns the last maximum; reverse so the earliest wins ties.
+        counts.iter().rev().max_by_key(|(_, c)| *c).map(|(w, _)| *w)
+    }
+
+    /// Date (`YYYY-MM-DD`, UTC) of the last recorded edit, for drift statistics.
+    pub fn last_edit_date(&self) -> Option<&str> {
+        self.log
+            .iter()
+            .rev()
+            .find(|e| matches!(e.action, Action::Edit { .. }))
+            .and_then(|e| e.when.get(..10))
+    }
+
+    /// Sets the image status and records it; false when it was already `status`.
+    pub fn set_status(&mut self, who: &str, status: ImageStatus) -> bool {
+        if self.status == status {
+            return false;
+        }
+        self.status = status;
+        self.record(who, Action::Status { status });
+        true
+    }
+
+    /// Sets a segment's review state and records it; false when unchanged or unknown.
+    pub fn set_review(&mut self, who: &str, segment: u32, state: ReviewState) -> bool {
+        match self.segment_mut(segment) {
+            Some(s) if s.review != state => s.review = state,
+            _ => return false,
+        }
+        self.record(who, Action::Review { segment, state });
+        true
+    }
+
+    /// Adds a comment to the image (`segment` None) or to a segment, pinned to `at`
+    /// when given, and records it. False when the segment does not exist.
+    pub fn add_comment(
+        &mut self,
+        who: &str,
+        segment: Option<u32>,
+        text: &str,
+        at: Option<[f64; 2]>,
+    ) -> bool {
+        let comment = Comment {
+            text: text.to_string(),
+            author: Some(who.to_string()),
+            at,
+            when: Some(now_rfc3339()),
+        };
+        match segment {
+            None => self.comments.push(comment),
+            Some(id) => match self.segment_mut(id) {
+                Some(s) => s.comments.push(comment),
+                None => return false,
+            },
+        }
+        self.record(who, Action::Comment { segment });
+        true
+    }
+
+    /// Every comment with the segment it belongs to (None = the image), image first.
+    pub fn all_comments(&self) -> impl Iterator<Item = (Option<u32>, &Comment)> {
+        self.comments.iter().map(|c| (None, c)).chain(
+            self.segments
+                .iter()
+                .flat_map(|s| s.comments.iter().map(move |c| (Some(s.id), c))),
+        )
     }
 
     /// The id the next new segment gets (ids are never reused within a live document).
@@ -239,6 +403,20 @@ impl ImageDocument {
                 "image size must be positive",
             ));
         }
+        for key in self.tags.keys() {
+            if let Err(why) = check_tag_key(key) {
+                out.push(Error::invalid(origin, format!("tags.{key}"), why));
+            }
+        }
+        for (i, e) in self.log.iter().enumerate() {
+            if e.when.parse::<jiff::Timestamp>().is_err() {
+                out.push(Error::invalid(
+                    origin,
+                    format!("log[{i}].when"),
+                    format!("{:?} is not an RFC 3339 time", e.when),
+                ));
+            }
+        }
         let mut ids = HashSet::new();
         for (i, s) in self.segments.iter().enumerate() {
             let f = |name: &str| format!("segments[{i}].{name}");
@@ -300,6 +478,39 @@ impl ImageDocument {
     }
 }
 
+/// Seconds from `a` to `b` (RFC 3339 times); None when either does not parse.
+fn seconds_between(a: &str, b: &str) -> Option<i64> {
+    let (a, b) = (
+        a.parse::<jiff::Timestamp>().ok()?,
+        b.parse::<jiff::Timestamp>().ok()?,
+    );
+    Some(b.as_second() - a.as_second())
+}
+
+/// Checks a slice tag key: non-empty, no `=`, `,` or surrounding whitespace (so
+/// `key=value` text and CSV round-trip).
+pub fn check_tag_key(key: &str) -> std::result::Result<(), String> {
+    if key.is_empty() {
+        return Err("tag key is empty".into());
+    }
+    if key.contains(['=', ',', '\n']) || key.trim() != key {
+        return Err(format!(
+            "tag key {key:?} must not contain '=', ',' or newlines, nor start or end with spaces"
+        ));
+    }
+    Ok(())
+}
+
+/// Parses `key=value` (the form used on the command line and in the app).
+pub fn parse_tag(text: &str) -> std::result::Result<(String, String), String> {
+    let (k, v) = text
+        .split_once('=')
+        .ok_or_else(|| format!("tag {text:?} is not key=value"))?;
+    let (k, v) = (k.trim(), v.trim());
+    check_tag_key(k)?;
+    Ok((k.to_string(), v.to_string()))
+}
+
 /// Paints a column-major RLE (runs alternate 0/1, starting with 0) into a row-major map.
 fn paint_rle(map: &mut LabelMap, counts: &[u32], id: u32) {
     let (w, h) = (map.width as usize, map.height as usize);
@@ -338,6 +549,64 @@ mod tests {
             review: ReviewState::Unreviewed,
             comments: vec![],
         }
+    }
+
+    #[test]
+    fn edits_coalesce_per_person_and_annotator_is_the_main_editor() {
+        let mut d = ImageDocument::new("a.png", 8, 4);
+        d.record_at("ana", Action::Edit { count: 1 }, "2026-11-01T10:00:00Z");
+        d.record_at("ana", Action::Edit { count: 1 }, "2026-11-01T10:05:00Z");
+        d.record_at("bo", Action::Edit { count: 1 }, "2026-11-01T10:06:00Z");
+        d.record_at("ana", Action::Edit { count: 1 }, "2026-11-02T09:00:00Z");
+        assert_eq!(d.log.len(), 3, "{:?}", d.log);
+        assert_eq!(d.log[0].action, Action::Edit { count: 2 });
+        assert_eq!(d.annotator(), Some("ana"));
+        assert_eq!(d.last_edit_date(), Some("2026-11-02"));
+        assert!(
+            d.validate(&Ontology::default(), Path::new("x.json"))
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn review_and_comments_are_logged_and_survive_json() {
+        let mut d = ImageDocument::new("a.png", 8, 4);
+        d.segments = vec![square(1, 0, 0.0)];
+        assert!(d.set_review("qa", 1, ReviewState::NeedsFix));
+        assert!(!d.set_review("qa", 1, ReviewState::NeedsFix), "no-op");
+        assert!(!d.set_review("qa", 9, ReviewState::Accepted), "unknown id");
+        assert!(d.add_comment("qa", Some(1), "edge too loose", Some([2.0, 1.0])));
+        assert!(d.set_status("qa", ImageStatus::Rejected));
+        d.tags.insert("scene".into(), "indoor".into());
+        d.gold = true;
+        let back: ImageDocument =
+            serde_json::from_str(&serde_json::to_string(&d).unwrap()).unwrap();
+        assert_eq!(back, d);
+        assert_eq!(back.log.len(), 3);
+        assert_eq!(back.all_comments().count(), 1);
+    }
+
+    #[test]
+    fn bad_tags_and_times_are_named() {
+        let mut d = ImageDocument::new("a.png", 8, 4);
+        d.tags.insert("a=b".into(), "x".into());
+        d.log.push(Event {
+            who: "x".into(),
+            when: "yesterday".into(),
+            action: Action::Tags,
+        });
+        let errs: Vec<String> = d
+            .validate(&Ontology::default(), Path::new("x.json"))
+            .iter()
+            .map(|e| e.to_string())
+            .collect();
+        assert!(errs.iter().any(|e| e.contains("tags.a=b")), "{errs:?}");
+        assert!(errs.iter().any(|e| e.contains("log[0].when")), "{errs:?}");
+        assert_eq!(
+            parse_tag(" scene = indoor ").unwrap(),
+            ("scene".into(), "indoor".into())
+        );
+        assert!(parse_tag("noequals").is_err());
     }
 
     #[test]
