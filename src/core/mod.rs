@@ -6,12 +6,14 @@
 //! | [`io`] | atomic writes, JSON with field paths, path safety, image limits |
 //! | [`geometry`] | pixel convention, polygon fill rule, bit masks, COCO RLE |
 //! | [`document`] | per-image segments and overlap resolution |
+//! | [`disagreement`] | current vs gold labels of one image: pixel errors, worst segments |
 //! | [`labelmap`] | the resolved label map and its panoptic PNG encoding |
 //! | [`ontology`] | the lean ontology file: stable ids, retire, merge |
 //! | [`project`] | the project folder on disk |
 //! | [`formats`] | COCO panoptic import / export |
 //! | [`vectorize`] | raster -> polygons with holes (exact, simplified) |
 
+pub mod disagreement;
 pub mod document;
 pub mod error;
 pub mod formats;
