@@ -1,5 +1,7 @@
 //! The `limner` command line: each subcommand maps to core calls, nothing more.
 
+pub mod qa;
+
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -79,6 +81,26 @@ pub enum Command {
     /// Benchmarks.
     #[command(subcommand)]
     Bench(BenchCommand),
+    /// Quality assurance: gold-set comparison, agreement, drift, re-review queue.
+    #[command(subcommand)]
+    Qa(qa::QaCommand),
+    /// Slice tags of images (`scene=indoor`): import from CSV, set on one image.
+    #[command(subcommand)]
+    Tags(qa::TagsCommand),
+    /// Mark images as gold (the reference `qa compare` scores against), or unmark them.
+    Gold {
+        /// Project folder.
+        project: PathBuf,
+        /// Image file names, relative to the project's images folder.
+        #[arg(required = true)]
+        files: Vec<String>,
+        /// Unmark instead.
+        #[arg(long)]
+        unset: bool,
+        /// User name for the audit log (default: $LIMNER_USER, else $USER).
+        #[arg(long)]
+        user: Option<String>,
+    },
 }
 
 /// `limner bench ...`
@@ -159,6 +181,14 @@ pub fn run(cli: Cli) -> ExitCode {
             runs,
             model,
         })) => report(bench_click(&sizes, clicks, runs, model)),
+        Some(Command::Qa(cmd)) => report(qa::run_qa(cmd)),
+        Some(Command::Tags(cmd)) => report(qa::run_tags(cmd)),
+        Some(Command::Gold {
+            project,
+            files,
+            unset,
+            user,
+        }) => report(qa::run_gold(&project, &files, unset, user.as_deref())),
     }
 }
 

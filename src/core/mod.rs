@@ -12,6 +12,7 @@
 //! | [`project`] | the project folder on disk |
 //! | [`formats`] | COCO panoptic import / export |
 //! | [`vectorize`] | raster -> polygons with holes (exact, simplified) |
+//! | [`qa`] | gold-set comparison (PQ, mIoU, Boundary IoU), agreement, drift, re-review, tags |
 
 pub mod disagreement;
 pub mod document;
@@ -22,4 +23,5 @@ pub mod io;
 pub mod labelmap;
 pub mod ontology;
 pub mod project;
+pub mod qa;
 pub mod vectorize;
