@@ -51,6 +51,28 @@ fn child(dir: &str) {
     h.key_press(egui::Key::Enter);
     h.step();
     assert_eq!(h.state().session.as_ref().unwrap().doc.segments.len(), 1);
+    // Review work too: a comment pinned with M at the cursor, a segment marked
+    // "needs fix", the image marked done.
+    h.state_mut().review.user = "crash-tester".into();
+    let pin = h
+        .state()
+        .canvas
+        .view
+        .screen_from_image(Pos2::new(50.0, 40.0));
+    h.hover_at(pin);
+    h.step();
+    h.key_press(egui::Key::M);
+    h.step();
+    h.event(egui::Event::Text("boundary too loose".into()));
+    h.step();
+    h.key_press(egui::Key::Enter);
+    h.step();
+    let id = h.state().session.as_ref().unwrap().doc.segments[0].id;
+    h.state_mut()
+        .set_segment_review(id, limner::core::document::ReviewState::NeedsFix);
+    h.state_mut()
+        .set_image_status(limner::core::document::ImageStatus::Done);
+    h.step();
     println!("EDITED");
     loop {
         std::thread::sleep(Duration::from_millis(16));
@@ -103,6 +125,26 @@ fn kill_9_right_after_an_edit_keeps_the_work_and_the_lock_recovers() {
         .load_document("img.png")
         .expect("the edit reached disk before the kill");
     assert_eq!(doc.segments.len(), 1);
+    assert_eq!(
+        doc.segments[0].review,
+        limner::core::document::ReviewState::NeedsFix
+    );
+    assert_eq!(doc.status, limner::core::document::ImageStatus::Done);
+    let (_, pinned) = doc
+        .all_comments()
+        .next()
+        .expect("the pinned comment reached disk");
+    assert_eq!(pinned.text, "boundary too loose");
+    let at = pinned.at.expect("pinned to a point");
+    assert!(
+        (at[0] - 50.0).abs() < 1.0 && (at[1] - 40.0).abs() < 1.0,
+        "{at:?}"
+    );
+    assert!(
+        doc.log.iter().any(|e| e.who == "crash-tester"),
+        "review actions record who: {:?}",
+        doc.log
+    );
     // The lock the app takes on open (not a whole app: its model thread would still be
     // loading ONNX Runtime when this test process exits).
     let reopened = limner::app::lock::ProjectLock::acquire(dir.path());

@@ -13,6 +13,7 @@
 //! | [`tiles`] | textures cut into tiles for images beyond the GPU texture limit |
 //! | [`lock`] | one instance per project |
 //! | [`recent`] | recently opened projects |
+//! | [`review`] | user name, slice tags, review queue, pinned comments, disagreement view |
 //! | [`demo`] | the embedded demo project |
 
 pub mod assist;
@@ -24,6 +25,7 @@ pub mod lock;
 pub mod paint;
 pub mod polygon_edit;
 pub mod recent;
+pub mod review;
 pub mod session;
 pub mod tiles;
 pub mod view;
@@ -42,8 +44,9 @@ use history::Edit;
 use loader::{DecodedImage, Loader};
 use session::ImageSession;
 
-/// Starts the app on `dir`, or on the embedded demo project.
-pub fn run(dir: Option<PathBuf>) -> ExitCode {
+/// Starts the app on `dir`, or on the embedded demo project; `gold` (a project or a
+/// COCO panoptic file) opens the disagreement view against those labels.
+pub fn run(dir: Option<PathBuf>, gold: Option<PathBuf>) -> ExitCode {
     let dir = match dir {
         Some(d) => d,
         None => match demo::unpack() {
@@ -54,13 +57,16 @@ pub fn run(dir: Option<PathBuf>) -> ExitCode {
             }
         },
     };
-    let app = match LimnerApp::open(&dir) {
+    let mut app = match LimnerApp::open(&dir) {
         Ok(a) => a,
         Err(e) => {
             eprintln!("error: {e}");
             return ExitCode::FAILURE;
         }
     };
+    if let Some(g) = gold {
+        app.load_gold(Some(g), false);
+    }
     let options = eframe::NativeOptions {
         viewport: egui::ViewportBuilder::default()
             .with_title(format!("Limner — {}", app.project.settings.name))
@@ -91,7 +97,14 @@ pub struct LimnerApp {
     pub images: Vec<String>,
     /// Status per image (from its document when it has one).
     statuses: Vec<ImageStatus>,
+    /// Slice tags and gold flag per image (for filtering the list).
+    image_tags: Vec<std::collections::BTreeMap<String, String>>,
+    image_gold: Vec<bool>,
     status_filter: Option<ImageStatus>,
+    /// Show only gold images.
+    gold_filter: bool,
+    /// Review state: user, queue, gold labels, disagreement view.
+    pub review: review::Review,
     pub current: usize,
     pub session: Option<ImageSession>,
     loader: Loader,
@@ -225,27 +238,30 @@ impl LimnerApp {
     /// prompt tools (`None`: prompt tools disabled). No lock is taken (tests use this).
     pub fn new(project: Project, model: Option<PathBuf>) -> Self {
         let (images, warnings) = project.list_images().unwrap_or_default();
-        let statuses = images
-            .iter()
-            .map(|n| {
-                let p = project.annotation_path(n);
-                if p.exists() {
-                    project
-                        .read_document_file(&p)
-                        .map(|d| d.status)
-                        .unwrap_or_default()
-                } else {
-                    ImageStatus::Todo
-                }
-            })
-            .collect();
+        let mut statuses = Vec::with_capacity(images.len());
+        let mut image_tags = Vec::with_capacity(images.len());
+        let mut image_gold = Vec::with_capacity(images.len());
+        for n in &images {
+            let p = project.annotation_path(n);
+            let doc = p
+                .exists()
+                .then(|| project.read_document_file(&p).ok())
+                .flatten();
+            statuses.push(doc.as_ref().map(|d| d.status).unwrap_or_default());
+            image_gold.push(doc.as_ref().is_some_and(|d| d.gold));
+            image_tags.push(doc.map(|d| d.tags).unwrap_or_default());
+        }
         let active_class = project.ontology.active_categories().next().map(|c| c.id);
         let mut app = LimnerApp {
             project,
             _lock: None,
             images,
             statuses,
+            image_tags,
+            image_gold,
             status_filter: None,
+            gold_filter: false,
+            review: review::Review::default(),
             current: 0,
             session: None,
             loader: Loader::default(),
@@ -330,7 +346,16 @@ impl LimnerApp {
 
     fn visible_indices(&self) -> Vec<usize> {
         (0..self.images.len())
-            .filter(|&i| self.status_filter.is_none_or(|f| self.statuses[i] == f))
+            .filter(|&i| {
+                let status = if self.review.mode {
+                    Some(ImageStatus::Done)
+                } else {
+                    self.status_filter
+                };
+                status.is_none_or(|f| self.statuses[i] == f)
+                    && (!self.gold_filter || self.image_gold[i])
+                    && review::tags_match(&self.image_tags[i], &self.review.tag_filter)
+            })
             .collect()
     }
 
@@ -348,12 +373,34 @@ impl LimnerApp {
 
     /// Applies an edit to the open image as one undo step.
     pub fn apply_edit(&mut self, edit: Edit) {
-        if let Some(s) = self.session.as_mut()
-            && s.apply(edit)
-            && s.doc.status == ImageStatus::Todo
+        if self.session.as_mut().is_some_and(|s| s.apply(edit)) {
+            self.after_edit();
+        }
+    }
+
+    /// Undoes the last edit of the open image.
+    pub fn undo(&mut self) {
+        if self.session.as_mut().is_some_and(|s| s.undo()) {
+            self.after_edit();
+        }
+    }
+
+    /// Redoes the last undone edit of the open image.
+    pub fn redo(&mut self) {
+        if self.session.as_mut().is_some_and(|s| s.redo()) {
+            self.after_edit();
+        }
+    }
+
+    /// Records who edited, and moves a todo image to in progress.
+    fn after_edit(&mut self) {
+        self.record_edit();
+        if self
+            .session
+            .as_ref()
+            .is_some_and(|s| s.doc.status == ImageStatus::Todo)
         {
-            s.doc.status = ImageStatus::InProgress;
-            self.statuses[self.current] = ImageStatus::InProgress;
+            self.set_image_status(ImageStatus::InProgress);
         }
     }
 
@@ -451,9 +498,10 @@ impl LimnerApp {
     }
 
     fn handle_shortcuts(&mut self, ctx: &egui::Context) {
-        if ctx.text_edit_focused() {
+        if ctx.text_edit_focused() || self.review_prompt_open() {
             return;
         }
+        self.review_shortcuts(ctx);
         use egui::{Key, KeyboardShortcut, Modifiers};
         let undo = KeyboardShortcut::new(Modifiers::COMMAND, Key::Z);
         let redo = KeyboardShortcut::new(Modifiers::COMMAND | Modifiers::SHIFT, Key::Z);
@@ -462,11 +510,11 @@ impl LimnerApp {
             let r = i.consume_shortcut(&redo) || i.consume_shortcut(&redo_y);
             (r, i.consume_shortcut(&undo))
         });
-        if do_redo && let Some(s) = self.session.as_mut() {
-            s.redo();
+        if do_redo {
+            self.redo();
         }
-        if do_undo && let Some(s) = self.session.as_mut() {
-            s.undo();
+        if do_undo {
+            self.undo();
         }
         let pressed = |k: Key| ctx.input(|i| i.key_pressed(k) && i.modifiers.is_none());
         if pressed(Key::D) || pressed(Key::PageDown) {
@@ -517,11 +565,34 @@ impl LimnerApp {
                     ui.selectable_value(&mut self.status_filter, Some(s), status_label(s));
                 }
             });
+        ui.horizontal(|ui| {
+            let l = ui.label("tag:");
+            ui.add(
+                egui::TextEdit::singleline(&mut self.review.tag_filter)
+                    .hint_text("scene=indoor")
+                    .desired_width(110.0),
+            )
+            .labelled_by(l.id)
+            .on_hover_text("Show only images with this tag (key=value or key)");
+            ui.checkbox(&mut self.gold_filter, "gold")
+                .on_hover_text("Show only gold images");
+        });
+        if self.review.mode {
+            ui.colored_label(
+                egui::Color32::from_rgb(230, 160, 0),
+                "Review queue: done, not yet reviewed",
+            );
+        }
         ui.separator();
         let mut open = None;
         egui::ScrollArea::vertical().show(ui, |ui| {
             for i in self.visible_indices() {
-                let label = format!("{}  · {}", self.images[i], status_label(self.statuses[i]));
+                let gold = if self.image_gold[i] { " · gold" } else { "" };
+                let label = format!(
+                    "{}  · {}{gold}",
+                    self.images[i],
+                    status_label(self.statuses[i])
+                );
                 if ui.selectable_label(i == self.current, label).clicked() {
                     open = Some(i);
                 }
@@ -652,6 +723,8 @@ impl LimnerApp {
         ui.separator();
         self.segment_properties_ui(ui);
         ui.separator();
+        self.review_panel_ui(ui);
+        ui.separator();
         self.class_admin_ui(ui);
     }
 
@@ -668,6 +741,8 @@ impl LimnerApp {
             return;
         };
         let mut after = seg.clone();
+        let mut add_comment = None;
+        let mut set_review = None;
         let cats: Vec<_> = self.project.ontology.active_categories().cloned().collect();
         let current = self
             .project
@@ -706,13 +781,25 @@ impl LimnerApp {
             ui.add(egui::TextEdit::singleline(&mut self.comment_draft).desired_width(150.0))
                 .labelled_by(label.id);
             if ui.button("add").clicked() && !self.comment_draft.trim().is_empty() {
-                after.comments.push(crate::core::document::Comment {
-                    text: self.comment_draft.trim().to_string(),
-                    author: std::env::var("USER").ok(),
-                    at: None,
-                    when: Some(crate::core::document::now_rfc3339()),
-                });
+                add_comment = Some(self.comment_draft.trim().to_string());
                 self.comment_draft.clear();
+            }
+        });
+        ui.horizontal(|ui| {
+            ui.label(format!("review: {}", review_label(seg.review)));
+            if ui
+                .small_button("accept")
+                .on_hover_text("Mark this segment accepted")
+                .clicked()
+            {
+                set_review = Some(crate::core::document::ReviewState::Accepted);
+            }
+            if ui
+                .small_button("needs fix")
+                .on_hover_text("Mark this segment as needing a fix (add a comment why)")
+                .clicked()
+            {
+                set_review = Some(crate::core::document::ReviewState::NeedsFix);
             }
         });
         for c in &seg.comments {
@@ -731,6 +818,17 @@ impl LimnerApp {
             .and_then(|s| Edit::replace(&s.doc, after))
         {
             self.apply_edit(e);
+        }
+        if let Some(text) = add_comment {
+            let user = self.review.user.clone();
+            if let Some(s) = self.session.as_mut()
+                && s.doc.add_comment(&user, Some(seg.id), &text, None)
+            {
+                s.touch();
+            }
+        }
+        if let Some(state) = set_review {
+            self.set_segment_review(seg.id, state);
         }
     }
 
@@ -879,6 +977,7 @@ impl LimnerApp {
 
     fn toolbar_ui(&mut self, ui: &mut egui::Ui) {
         ui.horizontal_wrapped(|ui| {
+            self.review_menu_ui(ui);
             ui.menu_button("Project", |ui| {
                 if ui
                     .button("Open folder…")
@@ -951,17 +1050,15 @@ impl LimnerApp {
                 .add_enabled(can_undo, egui::Button::new("Undo"))
                 .on_hover_text("Undo (Ctrl+Z)")
                 .clicked()
-                && let Some(s) = self.session.as_mut()
             {
-                s.undo();
+                self.undo();
             }
             if ui
                 .add_enabled(can_redo, egui::Button::new("Redo"))
                 .on_hover_text("Redo (Ctrl+Shift+Z or Ctrl+Y)")
                 .clicked()
-                && let Some(s) = self.session.as_mut()
             {
-                s.redo();
+                self.redo();
             }
             ui.separator();
             if self.canvas.tool == Tool::Polygon {
@@ -1032,19 +1129,22 @@ impl LimnerApp {
             ui.add(egui::Slider::new(&mut self.canvas.opacity, 0.0..=1.0).text("opacity"));
             ui.checkbox(&mut self.canvas.outline_only, "outlines");
             ui.separator();
-            if let Some(s) = self.session.as_mut() {
-                let before = s.doc.status;
+            if let Some(current) = self.session.as_ref().map(|s| s.doc.status) {
+                let mut chosen = current;
                 egui::ComboBox::from_label("image")
-                    .selected_text(status_label(s.doc.status))
+                    .selected_text(status_label(current))
                     .show_ui(ui, |ui| {
                         for st in ALL_STATUSES {
-                            ui.selectable_value(&mut s.doc.status, st, status_label(st));
+                            ui.selectable_value(&mut chosen, st, status_label(st));
                         }
-                    });
-                if s.doc.status != before {
-                    s.touch();
-                    self.statuses[self.current] = s.doc.status;
+                    })
+                    .response
+                    .on_hover_text("Work status of this image; mark it done to send it to review");
+                if chosen != current {
+                    self.set_image_status(chosen);
                 }
+            }
+            if let Some(s) = self.session.as_ref() {
                 let state = if s.save_error.is_some() {
                     "not saved!"
                 } else if s.is_dirty() {
@@ -1130,6 +1230,11 @@ pub const SHORTCUTS: &[(&str, &str)] = &[
         "move it; double-click an edge inserts, right-click deletes",
     ),
     ("Delete", "delete selected segment"),
+    ("R", "review mode: walk images marked done"),
+    ("Y / N", "review mode: accept / reject with a reason"),
+    ("M", "pin a comment at the cursor"),
+    ("G", "show / hide disagreement with gold labels"),
+    ("J", "jump to the next worst segment vs gold"),
     ("?", "this help"),
 ];
 
@@ -1140,6 +1245,15 @@ const ALL_STATUSES: [ImageStatus; 5] = [
     ImageStatus::Reviewed,
     ImageStatus::Rejected,
 ];
+
+fn review_label(s: crate::core::document::ReviewState) -> &'static str {
+    use crate::core::document::ReviewState;
+    match s {
+        ReviewState::Unreviewed => "unreviewed",
+        ReviewState::Accepted => "accepted",
+        ReviewState::NeedsFix => "needs fix",
+    }
+}
 
 fn status_label(s: ImageStatus) -> &'static str {
     match s {
@@ -1202,6 +1316,7 @@ impl eframe::App for LimnerApp {
                 }
             }
         }
+        self.review_logic(ctx);
         if let Some(result) = self.assist.poll() {
             match result {
                 Ok(mut p) => {
@@ -1261,7 +1376,9 @@ impl eframe::App for LimnerApp {
             if out.accept_prediction {
                 self.accept_prediction();
             }
+            self.review_canvas_ui(ui);
         });
+        self.review_windows_ui(&ctx);
         self.help_ui(&ctx);
         self.toasts_ui(&ctx);
     }

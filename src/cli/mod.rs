@@ -25,6 +25,10 @@ pub enum Command {
     Open {
         /// Project folder or folder of images.
         dir: Option<PathBuf>,
+        /// Gold labels to compare against (a project folder or a COCO panoptic JSON):
+        /// opens the disagreement view.
+        #[arg(long)]
+        gold: Option<PathBuf>,
     },
     /// Convert a dataset from one format to another.
     Convert {
@@ -145,8 +149,8 @@ pub enum BenchCommand {
 /// Runs the parsed command line.
 pub fn run(cli: Cli) -> ExitCode {
     match cli.command {
-        None => crate::app::run(None),
-        Some(Command::Open { dir }) => crate::app::run(dir),
+        None => crate::app::run(None, None),
+        Some(Command::Open { dir, gold }) => crate::app::run(dir, gold),
         Some(Command::Convert {
             from,
             input,

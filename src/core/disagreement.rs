@@ -60,11 +60,7 @@ pub struct Disagreement {
 
 /// Category of every pixel of a resolved map (0 = void).
 pub fn class_map(doc: &ImageDocument, map: &LabelMap) -> Vec<u32> {
-    let cat: HashMap<u32, u32> = doc
-        .segments
-        .iter()
-        .map(|s| (s.id, s.category_id))
-        .collect();
+    let cat: HashMap<u32, u32> = doc.segments.iter().map(|s| (s.id, s.category_id)).collect();
     map.ids
         .iter()
         .map(|id| {
@@ -124,7 +120,11 @@ pub fn compare(
         .iter()
         .map(|s| (s.id, s.category_id))
         .collect();
-    let gcat: HashMap<u32, u32> = gold.segments.iter().map(|s| (s.id, s.category_id)).collect();
+    let gcat: HashMap<u32, u32> = gold
+        .segments
+        .iter()
+        .map(|s| (s.id, s.category_id))
+        .collect();
     let iou = |p: u32, g: u32| -> f64 {
         let i = inter.get(&(p, g)).copied().unwrap_or(0) as f64;
         let u = (pstats[&p].area + gstats[&g].area) as f64 - i;
@@ -269,7 +269,10 @@ mod tests {
         assert_eq!(d.pixels[9], PixelDiff::FalseNegative);
         let worst: Vec<_> = d.segments.iter().map(|s| (s.current, s.gold)).collect();
         // All IoU 0; at equal IoU unmatched gold segments come before current ones.
-        assert_eq!(worst, vec![(None, Some(1)), (None, Some(2)), (Some(3), None)]);
+        assert_eq!(
+            worst,
+            vec![(None, Some(1)), (None, Some(2)), (Some(3), None)]
+        );
         assert!(d.segments.iter().all(|s| s.iou == 0.0));
     }
 
