@@ -682,36 +682,39 @@ impl LimnerApp {
         // per frame than one with 20.
         let row_height = ui.spacing().interact_size.y;
         let rows = s.doc.segments.len();
-        egui::ScrollArea::vertical().show_rows(ui, row_height, rows, |ui, range| {
-            for seg in &s.doc.segments[range] {
-                let name = self
-                    .project
-                    .ontology
-                    .get(seg.category_id)
-                    .map(|c| c.name.as_str())
-                    .unwrap_or("?");
-                let area = stats.get(&seg.id).map(|st| st.area).unwrap_or(0);
-                ui.horizontal(|ui| {
-                    let label = format!(
-                        "#{} {name} · {area} px · {:?} · z {}",
-                        seg.id, seg.source, seg.z
-                    );
-                    if ui
-                        .selectable_label(self.canvas.selected == Some(seg.id), label)
-                        .clicked()
-                    {
-                        select = Some(seg.id);
-                    }
-                    if ui
-                        .small_button("del")
-                        .on_hover_text("Delete segment (Del)")
-                        .clicked()
-                    {
-                        delete = Some(seg.id);
-                    }
-                });
-            }
-        });
+        egui::ScrollArea::vertical()
+            .id_salt("segment_list")
+            .max_height(240.0)
+            .show_rows(ui, row_height, rows, |ui, range| {
+                for seg in &s.doc.segments[range] {
+                    let name = self
+                        .project
+                        .ontology
+                        .get(seg.category_id)
+                        .map(|c| c.name.as_str())
+                        .unwrap_or("?");
+                    let area = stats.get(&seg.id).map(|st| st.area).unwrap_or(0);
+                    ui.horizontal(|ui| {
+                        let label = format!(
+                            "#{} {name} · {area} px · {:?} · z {}",
+                            seg.id, seg.source, seg.z
+                        );
+                        if ui
+                            .selectable_label(self.canvas.selected == Some(seg.id), label)
+                            .clicked()
+                        {
+                            select = Some(seg.id);
+                        }
+                        if ui
+                            .small_button("del")
+                            .on_hover_text("Delete segment (Del)")
+                            .clicked()
+                        {
+                            delete = Some(seg.id);
+                        }
+                    });
+                }
+            });
         if let Some(id) = select {
             self.canvas.selected = Some(id);
         }
@@ -1353,7 +1356,13 @@ impl eframe::App for LimnerApp {
             .show(ui, |ui| self.image_list_ui(ui));
         egui::Panel::right("classes")
             .default_size(280.0)
-            .show(ui, |ui| self.side_panel_ui(ui));
+            .show(ui, |ui| {
+                // The panel scrolls as a whole; the segment list inside keeps its own
+                // bounded, virtualized scroll area.
+                egui::ScrollArea::vertical()
+                    .id_salt("side_panel")
+                    .show(ui, |ui| self.side_panel_ui(ui));
+            });
         egui::CentralPanel::default().show(ui, |ui| {
             let active_class = self.active_class;
             let cx = canvas::CanvasContext {

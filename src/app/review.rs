@@ -720,13 +720,18 @@ impl LimnerApp {
                 Color32::BLACK,
             );
             if hover.is_some_and(|h| h.distance(p) < 10.0) {
-                painter.text(
-                    p + Vec2::new(12.0, -12.0),
-                    egui::Align2::LEFT_BOTTOM,
-                    text,
+                let galley = painter.layout_no_wrap(
+                    text.clone(),
                     egui::FontId::proportional(14.0),
-                    Color32::from_rgb(250, 210, 40),
+                    Color32::WHITE,
                 );
+                let at = p + Vec2::new(12.0, -12.0 - galley.size().y);
+                painter.rect_filled(
+                    Rect::from_min_size(at, galley.size()).expand(4.0),
+                    3.0,
+                    Color32::from_black_alpha(210),
+                );
+                painter.galley(at, galley, Color32::WHITE);
             }
         }
         if s.doc.status == ImageStatus::Rejected {
@@ -735,7 +740,13 @@ impl LimnerApp {
                 .comments
                 .iter()
                 .filter(|c| c.text.starts_with("rejected"))
-                .map(|c| c.text.as_str())
+                .map(|c| {
+                    c.text
+                        .trim_start_matches("rejected")
+                        .trim_start_matches(':')
+                        .trim()
+                })
+                .filter(|t| !t.is_empty())
                 .collect();
             let text = format!(
                 "Rejected in review — {}",
@@ -762,6 +773,7 @@ impl LimnerApp {
             let mut done = None;
             egui::Window::new("Pin a comment")
                 .collapsible(false)
+                .anchor(egui::Align2::CENTER_TOP, [0.0, 90.0])
                 .show(ctx, |ui| {
                     let target = match pin.segment {
                         Some(id) => format!("on segment #{id}"),
@@ -793,6 +805,7 @@ impl LimnerApp {
             let mut done = None;
             egui::Window::new("Reject image")
                 .collapsible(false)
+                .anchor(egui::Align2::CENTER_TOP, [0.0, 90.0])
                 .show(ctx, |ui| {
                     ui.label("Why? The annotator sees this on the image.");
                     let r = ui.add(
