@@ -56,6 +56,8 @@ pub struct AssistWorker {
     pending: Option<u64>,
     /// Last inference time, for the status bar.
     pub last_ms: Option<f64>,
+    /// The worker thread (None for a worker without a model).
+    thread: Option<std::thread::JoinHandle<()>>,
 }
 
 impl AssistWorker {
@@ -82,7 +84,7 @@ impl AssistWorker {
     pub fn start_with(load: PredictorLoader) -> Self {
         let (tx, req_rx) = channel::<Request>();
         let (reply_tx, rx) = channel::<Reply>();
-        std::thread::spawn(move || {
+        let thread = std::thread::spawn(move || {
             let mut predictor = match load() {
                 Ok(p) => {
                     let _ = reply_tx.send(Reply::Ready);
@@ -147,7 +149,30 @@ impl AssistWorker {
                 }
             }
         });
-        Self::with_channels(tx, rx, None)
+        let mut w = Self::with_channels(tx, rx, None);
+        w.thread = Some(thread);
+        w
+    }
+
+    /// Stops taking requests and waits up to `timeout` for the worker to finish what
+    /// it is doing (loading the model, one inference). Called at exit: a process that
+    /// exits while ONNX Runtime is still initialising on another thread can crash in
+    /// its static destructors. Returns false when the worker was still busy.
+    pub fn shutdown(&mut self, timeout: std::time::Duration) -> bool {
+        // Dropping the only sender ends the worker's request loop after its current job.
+        self.tx = channel::<Request>().0;
+        let Some(thread) = self.thread.take() else {
+            return true;
+        };
+        let start = Instant::now();
+        while !thread.is_finished() {
+            if start.elapsed() >= timeout {
+                return false;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        let _ = thread.join();
+        true
     }
 
     /// Asks the model to do its per-image work for `image` now (no-op for models
@@ -170,6 +195,7 @@ impl AssistWorker {
             next_seq: 0,
             pending: None,
             last_ms: None,
+            thread: None,
         }
     }
 
@@ -284,5 +310,25 @@ mod tests {
         let before = b.revision;
         b.accept_prediction(prediction());
         assert_ne!(b.revision, before);
+    }
+
+    #[test]
+    fn shutdown_waits_for_a_model_still_loading() {
+        let (tx, rx) = channel::<()>();
+        let mut w = AssistWorker::start_with(Box::new(move || {
+            let _ = rx.recv(); // loads until the test lets it finish
+            Err("no model in this test".into())
+        }));
+        assert!(
+            !w.shutdown(std::time::Duration::from_millis(50)),
+            "still loading: shutdown must report it waited in vain"
+        );
+        let mut w2 = AssistWorker::start_with(Box::new(|| {
+            std::thread::sleep(std::time::Duration::from_millis(100));
+            Err("slow load".into())
+        }));
+        assert!(w2.shutdown(std::time::Duration::from_secs(10)));
+        drop(tx);
+        let _ = w.poll();
     }
 }

@@ -1394,5 +1394,8 @@ impl eframe::App for LimnerApp {
 
     fn on_exit(&mut self, _gl: Option<&eframe::glow::Context>) {
         self.flush();
+        if !self.assist.shutdown(Duration::from_secs(10)) {
+            log::warn!("the model worker was still busy at exit");
+        }
     }
 }
