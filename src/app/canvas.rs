@@ -11,8 +11,8 @@ use super::session::ImageSession;
 use super::tiles::TiledTexture;
 use super::view::ViewTransform;
 use crate::core::document::{Geometry, Segment, Source};
-use crate::core::geometry::Point;
 use crate::core::geometry::PolygonWithHoles;
+use crate::core::geometry::{PixelRect, Point};
 use crate::core::labelmap::LabelMap;
 use crate::core::ontology::Ontology;
 
@@ -268,12 +268,35 @@ impl Canvas {
             self.overlay_key = Some(key);
             return;
         }
+        let map = &session.label_map;
+        // Same view settings and the session knows what changed since: redraw only
+        // that (one pixel more, for outlines), into the tiles it touches.
+        if let (Some(ov), Some((rev, outline, hidden))) = (self.overlay.as_mut(), self.overlay_key)
+            && (outline, hidden) == (self.outline_only, self.hidden_rev)
+            && let Some(rect) = session.changed_since(rev)
+        {
+            let rect = rect.expand(1, map.width, map.height);
+            if !rect.is_empty() {
+                let img = overlay_image(
+                    map,
+                    &session.doc.segments,
+                    ontology,
+                    self.outline_only,
+                    &self.hidden,
+                    rect,
+                );
+                ov.update(rect.x0 as usize, rect.y0 as usize, &img);
+            }
+            self.overlay_key = Some(key);
+            return;
+        }
         let img = overlay_image(
-            &session.label_map,
+            map,
             &session.doc.segments,
             ontology,
             self.outline_only,
             &self.hidden,
+            PixelRect::full(map.width, map.height),
         );
         self.overlay = Some(TiledTexture::new(ctx, "overlay", &img));
         self.overlay_key = Some(key);
@@ -295,12 +318,6 @@ impl Canvas {
             rgb,
         } = cx;
         let mut out = CanvasOutput::default();
-        if let Some(s) = session
-            && self.snap_key != Some(s.revision)
-        {
-            self.snap = Some(SnapIndex::build(&s.doc));
-            self.snap_key = Some(s.revision);
-        }
         let (response, painter) = ui.allocate_painter(ui.available_size(), Sense::click_and_drag());
         let viewport = response.rect;
         painter.rect_filled(viewport, 0.0, Color32::from_gray(30));
@@ -448,6 +465,15 @@ impl Canvas {
             }
         }
 
+        // The snapping index (every vertex and edge) serves the polygon tool only: build
+        // it when that tool is in use, not after every brush stroke.
+        if let Some(s) = session
+            && self.tool == Tool::Polygon
+            && self.snap_key != Some(s.revision)
+        {
+            self.snap = Some(SnapIndex::build(&s.doc));
+            self.snap_key = Some(s.revision);
+        }
         if !panning && !space {
             match self.tool {
                 Tool::Select => {
@@ -899,15 +925,16 @@ fn id_at(map: &LabelMap, p: Pos2) -> Option<u32> {
         .filter(|&id| id != 0)
 }
 
-/// Colors the resolved map: class color, with a per-instance shade for things.
+/// Colors `rect` of the resolved map: class color, with a per-instance shade for things.
 fn overlay_image(
     map: &LabelMap,
     segments: &[Segment],
     ontology: &Ontology,
     outline_only: bool,
     hidden: &std::collections::BTreeSet<u32>,
+    rect: PixelRect,
 ) -> egui::ColorImage {
-    let colors: std::collections::HashMap<u32, [u8; 4]> = segments
+    let colors: std::collections::HashMap<u32, Color32> = segments
         .iter()
         .filter(|s| !hidden.contains(&s.category_id))
         .map(|s| {
@@ -919,34 +946,111 @@ fn overlay_image(
                 0
             };
             let f = |v: u8| (i32::from(v) + shade).clamp(0, 255) as u8;
-            (s.id, [f(r), f(g), f(b), 255])
+            (s.id, Color32::from_rgb(f(r), f(g), f(b)))
         })
         .collect();
     let (w, h) = (map.width as usize, map.height as usize);
-    let mut rgba = vec![0u8; w * h * 4];
-    for y in 0..h {
-        for x in 0..w {
-            let id = map.ids[y * w + x];
-            if id == 0 {
+    let rect = rect.intersect(PixelRect::full(map.width, map.height));
+    let (rx, ry) = (rect.x0 as usize, rect.y0 as usize);
+    let (rw, rh) = (rect.width() as usize, rect.height() as usize);
+    let mut pixels = vec![Color32::TRANSPARENT; rw * rh];
+    for y in ry..ry + rh {
+        let row = &map.ids[y * w + rx..y * w + rx + rw];
+        let out = &mut pixels[(y - ry) * rw..(y - ry + 1) * rw];
+        // Runs of one id share one colour lookup.
+        let mut x = 0;
+        while x < rw {
+            let (id, start) = (row[x], x);
+            while x < rw && row[x] == id {
+                x += 1;
+            }
+            let Some(&c) = colors.get(&id).filter(|_| id != 0) else {
+                continue;
+            };
+            if !outline_only {
+                out[start..x].fill(c);
                 continue;
             }
-            if outline_only {
+            for (i, px) in out.iter_mut().enumerate().take(x).skip(start) {
+                let (ix, iy) = (rx + i, y);
                 let same = |dx: i64, dy: i64| {
-                    let (nx, ny) = (x as i64 + dx, y as i64 + dy);
+                    let (nx, ny) = (ix as i64 + dx, iy as i64 + dy);
                     nx < 0
                         || ny < 0
                         || nx >= w as i64
                         || ny >= h as i64
                         || map.ids[ny as usize * w + nx as usize] == id
                 };
-                if same(1, 0) && same(-1, 0) && same(0, 1) && same(0, -1) {
-                    continue;
+                if !(same(1, 0) && same(-1, 0) && same(0, 1) && same(0, -1)) {
+                    *px = c;
                 }
-            }
-            if let Some(c) = colors.get(&id) {
-                rgba[(y * w + x) * 4..(y * w + x) * 4 + 4].copy_from_slice(c);
             }
         }
     }
-    egui::ColorImage::from_rgba_unmultiplied([w, h], &rgba)
+    egui::ColorImage::new([rw, rh], pixels)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::ontology::Color;
+
+    /// The overlay a region update writes equals that region of a full rebuild, in
+    /// both fill and outline modes.
+    #[test]
+    fn region_overlay_equals_the_full_overlay_there() {
+        let mut o = Ontology::default();
+        let a = o.add("a", Color([200, 40, 40]), true).unwrap();
+        let b = o.add("b", Color([40, 200, 40]), false).unwrap();
+        let mut map = LabelMap::new(23, 17);
+        for (i, v) in map.ids.iter_mut().enumerate() {
+            *v = [0, 1, 2, 2, 3][(i * 7 / 5 + i / 23) % 5];
+        }
+        let seg = |id, c| {
+            Segment::new(
+                id,
+                c,
+                Geometry::Polygons { polygons: vec![] },
+                Source::Polygon,
+            )
+        };
+        let segs = vec![seg(1, a), seg(2, b), seg(3, a)];
+        let hidden: std::collections::BTreeSet<u32> = [b].into();
+        for outline in [false, true] {
+            let full = overlay_image(&map, &segs, &o, outline, &hidden, PixelRect::full(23, 17));
+            let r = PixelRect::new(3, 4, 15, 9);
+            let part = overlay_image(&map, &segs, &o, outline, &hidden, r);
+            assert_eq!(part.size, [12, 5]);
+            for y in r.y0..r.y1 {
+                for x in r.x0..r.x1 {
+                    let (x, y) = (x as usize, y as usize);
+                    assert_eq!(part.pixels[(y - 4) * 12 + x - 3], full.pixels[y * 23 + x]);
+                }
+            }
+            // The colours of the byte-per-channel build it replaced.
+            for (i, &id) in map.ids.iter().enumerate() {
+                let c = segs
+                    .iter()
+                    .find(|s| s.id == id && !hidden.contains(&s.category_id))
+                    .map(|s| {
+                        let class = o.get(s.category_id).unwrap();
+                        let shade = if class.isthing {
+                            (id % 5) as i32 * 14 - 28
+                        } else {
+                            0
+                        };
+                        let f = |v: u8| (i32::from(v) + shade).clamp(0, 255) as u8;
+                        let [r, g, b] = class.color.0;
+                        Color32::from_rgba_unmultiplied(f(r), f(g), f(b), 255)
+                    });
+                let p = full.pixels[i];
+                match c {
+                    Some(c) => assert!(p == c || (outline && p == Color32::TRANSPARENT)),
+                    None => assert_eq!(p, Color32::TRANSPARENT),
+                }
+            }
+            assert!(full.pixels.iter().any(|p| *p == Color32::TRANSPARENT));
+            assert!(full.pixels.iter().any(|p| p.a() == 255));
+        }
+    }
 }

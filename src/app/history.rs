@@ -2,6 +2,7 @@
 //! One polygon, one brush stroke, one merge = one command = one undo step.
 
 use crate::core::document::{ImageDocument, Segment};
+use crate::core::geometry::PixelRect;
 
 /// An invertible edit of one image's document.
 #[derive(Debug, Clone, PartialEq)]
@@ -42,6 +43,42 @@ impl Edit {
     pub fn replace(doc: &ImageDocument, after: Segment) -> Option<Edit> {
         let before = doc.segment(after.id)?.clone();
         (before != after).then_some(Edit::Replace { before, after })
+    }
+
+    /// The pixels of a `width` x `height` image this edit (or its inverse) can change:
+    /// the union of the bounds of every segment state it holds, before and after. A
+    /// change of class or z recolours or restacks only the segment's own pixels, so it
+    /// is inside too. `None` would mean unknown (the whole image); every edit kind
+    /// knows its rectangle today.
+    pub fn dirty_rect(&self, width: u32, height: u32) -> Option<PixelRect> {
+        let bounds = |s: &Segment| s.geometry.pixel_bounds(width, height);
+        Some(match self {
+            Edit::Batch(edits) => {
+                let mut r = PixelRect::EMPTY;
+                for e in edits {
+                    r = r.union(e.dirty_rect(width, height)?);
+                }
+                r
+            }
+            Edit::Insert { segment, .. } | Edit::Remove { segment, .. } => bounds(segment),
+            Edit::Replace { before, after } if before.geometry == after.geometry => bounds(after),
+            Edit::Replace { before, after } => bounds(before).union(bounds(after)),
+        })
+    }
+
+    /// Ids of the segments this edit adds, removes or changes.
+    pub fn segment_ids(&self) -> Vec<u32> {
+        match self {
+            Edit::Batch(edits) => edits.iter().flat_map(Edit::segment_ids).collect(),
+            Edit::Insert { segment, .. } | Edit::Remove { segment, .. } => vec![segment.id],
+            Edit::Replace { before, after } => {
+                if before.id == after.id {
+                    vec![after.id]
+                } else {
+                    vec![before.id, after.id]
+                }
+            }
+        }
     }
 
     /// Applies the edit. Returns false (and changes nothing) when it does not fit the
@@ -151,6 +188,16 @@ impl History {
             self.undo.push(e);
         }
         ok
+    }
+
+    /// The edit [`Self::undo`] would revert.
+    pub fn next_undo(&self) -> Option<&Edit> {
+        self.undo.last()
+    }
+
+    /// The edit [`Self::redo`] would re-apply.
+    pub fn next_redo(&self) -> Option<&Edit> {
+        self.redo.last()
     }
 
     pub fn can_undo(&self) -> bool {

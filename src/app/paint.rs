@@ -3,7 +3,10 @@
 
 use super::history::Edit;
 use crate::core::document::{Geometry, ImageDocument, Segment, Source};
-use crate::core::geometry::BitMask;
+use crate::core::geometry::{
+    BitMask, PixelRect, replace_runs_in, rle_runs, runs_area, runs_in, runs_to_string,
+    scan_polygons_in,
+};
 use crate::core::labelmap::LabelMap;
 
 /// Which segment a brush stroke paints into.
@@ -49,74 +52,136 @@ pub fn stamp_line(mask: &mut BitMask, a: [f32; 2], b: [f32; 2], radius: f32) {
     }
 }
 
-/// Pixel bounds `[x0, y0, x1, y1)` of the set pixels of `mask`.
-fn mask_bounds(mask: &BitMask) -> Option<[f64; 4]> {
-    let w = mask.width as usize;
-    let mut b: Option<[f64; 4]> = None;
-    for (y, row) in mask.data.chunks(w.max(1)).enumerate() {
-        let (Some(x0), Some(x1)) = (
+/// The pixels of `seg` within `rect` (row-major, `rect`-sized, 0 or 1). A bitmap that
+/// does not decode has none, as in resolution.
+fn local_mask(seg: &Segment, w: u32, h: u32, rect: PixelRect) -> Vec<u8> {
+    let rw = rect.width() as usize;
+    let mut m = vec![0u8; rect.area() as usize];
+    match &seg.geometry {
+        Geometry::Polygons { polygons } => scan_polygons_in(polygons, w, h, rect, |y, x0, x1| {
+            let row = (y - rect.y0) as usize * rw;
+            m[row + (x0 - rect.x0) as usize..row + (x1 - rect.x0) as usize].fill(1);
+        }),
+        Geometry::Rle { counts } => {
+            if let Some(runs) = rle_runs(counts, w, h) {
+                runs_in(&runs, w, h, rect, |x, y0, y1| {
+                    for y in y0..y1 {
+                        m[(y - rect.y0) as usize * rw + (x - rect.x0) as usize] = 1;
+                    }
+                });
+            }
+        }
+    }
+    m
+}
+
+/// The runs of `seg`'s mask with `rect` replaced by `local` (as [`local_mask`] lays it
+/// out). A polygon becomes a bitmap: it is rasterized within its own bounds only.
+fn runs_with(seg: &Segment, w: u32, h: u32, rect: PixelRect, local: &[u8]) -> Vec<u32> {
+    let empty = [w * h];
+    match &seg.geometry {
+        Geometry::Rle { counts } => {
+            let runs = rle_runs(counts, w, h);
+            replace_runs_in(runs.as_deref().unwrap_or(&empty), w, h, rect, local)
+        }
+        Geometry::Polygons { .. } => {
+            let area = seg.geometry.pixel_bounds(w, h).union(rect);
+            let mut m = local_mask(seg, w, h, area);
+            let (aw, rw) = (area.width() as usize, rect.width() as usize);
+            for y in rect.y0..rect.y1 {
+                let at = (y - area.y0) as usize * aw + (rect.x0 - area.x0) as usize;
+                let from = (y - rect.y0) as usize * rw;
+                m[at..at + rw].copy_from_slice(&local[from..from + rw]);
+            }
+            replace_runs_in(&empty, w, h, area, &m)
+        }
+    }
+}
+
+fn with_runs(seg: &Segment, runs: Vec<u32>, w: u32, h: u32) -> Segment {
+    let mut s = seg.clone();
+    s.geometry = Geometry::Rle {
+        counts: runs_to_string(runs, w, h),
+    };
+    s
+}
+
+/// Bounds (image coordinates) of the set pixels of `local`, laid out over `rect`.
+fn local_bounds(local: &[u8], rect: PixelRect) -> PixelRect {
+    let rw = rect.width() as usize;
+    let mut b = PixelRect::EMPTY;
+    if rw == 0 {
+        return b;
+    }
+    for (i, row) in local.chunks_exact(rw).enumerate() {
+        if let (Some(a), Some(c)) = (
             row.iter().position(|&v| v != 0),
             row.iter().rposition(|&v| v != 0),
-        ) else {
-            continue;
-        };
-        let (x0, x1, y) = (x0 as f64, x1 as f64 + 1.0, y as f64);
-        b = Some(match b {
-            None => [x0, y, x1, y + 1.0],
-            Some(b) => [b[0].min(x0), b[1], b[2].max(x1), y + 1.0],
-        });
+        ) {
+            let y = rect.y0 + i as u32;
+            b = b.union(PixelRect::new(
+                rect.x0 + a as u32,
+                y,
+                rect.x0 + c as u32 + 1,
+                y + 1,
+            ));
+        }
     }
     b
 }
 
-/// False when the segment certainly has no pixel under the stroke: its polygon bounds miss
-/// the stroke's bounds `b` or cover no stroke pixel (a bitmap segment is always checked
-/// pixel by pixel).
-fn may_overlap(seg: &Segment, painted: &BitMask, b: [f64; 4]) -> bool {
-    match &seg.geometry {
-        Geometry::Polygons { polygons } => {
-            polygons.iter().filter_map(|p| p.bounds()).any(|(lo, hi)| {
-                let r = [
-                    lo[0].max(b[0]),
-                    lo[1].max(b[1]),
-                    hi[0].min(b[2]),
-                    hi[1].min(b[3]),
-                ];
-                r[0] < r[2] && r[1] < r[3] && any_set_in(painted, r)
-            })
-        }
-        Geometry::Rle { .. } => true,
+/// The part `sub` (within `rect`) of `local`, laid out over `rect`.
+fn sub_crop(local: &[u8], rect: PixelRect, sub: PixelRect) -> Vec<u8> {
+    let (rw, sw) = (rect.width() as usize, sub.width() as usize);
+    let mut out = Vec::with_capacity(sub.area() as usize);
+    for y in sub.y0..sub.y1 {
+        let at = (y - rect.y0) as usize * rw + (sub.x0 - rect.x0) as usize;
+        out.extend_from_slice(&local[at..at + sw]);
     }
+    out
 }
 
-/// True when `mask` has a set pixel in the rectangle `[x0, y0, x1, y1]` (pixels touched).
-fn any_set_in(mask: &BitMask, r: [f64; 4]) -> bool {
-    let w = mask.width as usize;
-    let clamp = |v: f64, hi: u32| (v.max(0.0) as usize).min(hi as usize);
-    let (x0, x1) = (
-        clamp(r[0].floor(), mask.width),
-        clamp(r[2].ceil(), mask.width),
-    );
-    let (y0, y1) = (
-        clamp(r[1].floor(), mask.height),
-        clamp(r[3].ceil(), mask.height),
-    );
-    (y0..y1).any(|y| mask.data[y * w + x0..y * w + x1].iter().any(|&v| v != 0))
+/// Edits that take the pixels of `painted` (laid out over `rect`) away from every segment
+/// `take_from` accepts; emptied segments are removed. Only segments whose bounds meet
+/// `rect` are looked at, and only within it (plus a polygon's own bounds when it turns
+/// into a bitmap): the image size does not matter.
+fn take_pixels(
+    doc: &ImageDocument,
+    painted: &[u8],
+    rect: PixelRect,
+    take_from: impl Fn(&Segment) -> bool,
+    edits: &mut Vec<Edit>,
+) -> Option<()> {
+    let (w, h) = (doc.image.width, doc.image.height);
+    for s in doc.segments.iter().filter(|s| take_from(s)) {
+        let inter = s.geometry.pixel_bounds(w, h).intersect(rect);
+        if inter.is_empty() {
+            continue;
+        }
+        let mut local = local_mask(s, w, h, inter);
+        let stroke = sub_crop(painted, rect, inter);
+        let mut changed = false;
+        for (m, &p) in local.iter_mut().zip(&stroke) {
+            if p != 0 && *m != 0 {
+                *m = 0;
+                changed = true;
+            }
+        }
+        if !changed {
+            continue;
+        }
+        let runs = runs_with(s, w, h, inter, &local);
+        edits.push(if runs_area(&runs) == 0 {
+            Edit::remove(doc, s.id)?
+        } else {
+            Edit::replace(doc, with_runs(s, runs, w, h))?
+        });
+    }
+    Some(())
 }
 
-fn mask_of(seg: &Segment, w: u32, h: u32) -> BitMask {
-    seg.geometry
-        .to_mask(w, h)
-        .unwrap_or_else(|_| BitMask::new(w, h))
-}
-
-fn with_mask(seg: &Segment, mask: &BitMask) -> Segment {
-    let mut s = seg.clone();
-    s.geometry = Geometry::from_mask(mask);
-    s
-}
-
-/// The edit for a brush stroke, or `None` when it changes nothing.
+/// The edit for a brush stroke, or `None` when it changes nothing. Work is proportional
+/// to the stroke's bounds and the segments near it, not to the image.
 pub fn brush_edit(
     doc: &ImageDocument,
     map: &LabelMap,
@@ -129,60 +194,52 @@ pub fn brush_edit(
         BrushTarget::Existing(id) => id,
         BrushTarget::New { .. } => doc.next_segment_id(),
     };
-    let mut painted = BitMask::new(w, h);
-    for i in 0..stroke.data.len() {
-        let allowed = match mode {
-            BrushMode::Overwrite => true,
-            BrushMode::Protect => map.ids[i] == 0 || map.ids[i] == target_id,
-        };
-        painted.data[i] = u8::from(stroke.data[i] != 0 && allowed);
-    }
-    if painted.area() == 0 {
+    let sr = stroke.bounds();
+    if sr.is_empty() {
         return None;
     }
-    let mut edits = Vec::new();
-    if mode == BrushMode::Overwrite {
-        // Only segments near the stroke can lose pixels: skip rasterizing the others
-        // (with 1000 polygons on 24 MP that is the difference between ms and minutes).
-        let bounds = mask_bounds(&painted).expect("painted is not empty");
-        for s in doc
-            .segments
-            .iter()
-            .filter(|s| s.id != target_id && may_overlap(s, &painted, bounds))
-        {
-            let mut m = mask_of(s, w, h);
-            let mut changed = false;
-            for i in 0..m.data.len() {
-                if painted.data[i] != 0 && m.data[i] != 0 {
-                    m.data[i] = 0;
-                    changed = true;
+    let mut painted = stroke.crop(sr);
+    if mode == BrushMode::Protect {
+        let rw = sr.width() as usize;
+        for y in sr.y0..sr.y1 {
+            let ids = &map.ids[y as usize * w as usize + sr.x0 as usize..][..rw];
+            let row = (y - sr.y0) as usize * rw;
+            for (p, &id) in painted[row..row + rw].iter_mut().zip(ids) {
+                if id != 0 && id != target_id {
+                    *p = 0;
                 }
             }
-            if changed {
-                edits.push(if m.area() == 0 {
-                    Edit::remove(doc, s.id)?
-                } else {
-                    Edit::replace(doc, with_mask(s, &m))?
-                });
-            }
         }
+    }
+    let rect = local_bounds(&painted, sr);
+    if rect.is_empty() {
+        return None;
+    }
+    let painted = sub_crop(&painted, sr, rect);
+    let mut edits = Vec::new();
+    if mode == BrushMode::Overwrite {
+        take_pixels(doc, &painted, rect, |s| s.id != target_id, &mut edits)?;
     }
     match target {
         BrushTarget::Existing(id) => {
             let seg = doc.segment(id)?;
-            let mut m = mask_of(seg, w, h);
-            for i in 0..m.data.len() {
-                m.data[i] |= painted.data[i];
+            let mut m = local_mask(seg, w, h, rect);
+            for (m, &p) in m.iter_mut().zip(&painted) {
+                *m |= p;
             }
-            if let Some(e) = Edit::replace(doc, with_mask(seg, &m)) {
+            let runs = runs_with(seg, w, h, rect, &m);
+            if let Some(e) = Edit::replace(doc, with_runs(seg, runs, w, h)) {
                 edits.push(e);
             }
         }
         BrushTarget::New { category_id } => {
+            let runs = replace_runs_in(&[w * h], w, h, rect, &painted);
             let mut seg = Segment::new(
                 target_id,
                 category_id,
-                Geometry::from_mask(&painted),
+                Geometry::Rle {
+                    counts: runs_to_string(runs, w, h),
+                },
                 Source::Brush,
             );
             // On top, so the stroke shows where it was painted.
@@ -196,29 +253,18 @@ pub fn brush_edit(
 /// The edit for an eraser stroke: removes the stroke's pixels from `only` (the selected
 /// segment) or from every segment it touches. Emptied segments are removed.
 pub fn erase_edit(doc: &ImageDocument, stroke: &BitMask, only: Option<u32>) -> Option<Edit> {
-    let (w, h) = (doc.image.width, doc.image.height);
-    let mut edits = Vec::new();
-    for s in doc
-        .segments
-        .iter()
-        .filter(|s| only.is_none_or(|id| id == s.id))
-    {
-        let mut m = mask_of(s, w, h);
-        let before = m.area();
-        for i in 0..m.data.len() {
-            if stroke.data[i] != 0 {
-                m.data[i] = 0;
-            }
-        }
-        if m.area() == before {
-            continue;
-        }
-        edits.push(if m.area() == 0 {
-            Edit::remove(doc, s.id)?
-        } else {
-            Edit::replace(doc, with_mask(s, &m))?
-        });
+    let rect = stroke.bounds();
+    if rect.is_empty() {
+        return None;
     }
+    let mut edits = Vec::new();
+    take_pixels(
+        doc,
+        &stroke.crop(rect),
+        rect,
+        |s| only.is_none_or(|id| id == s.id),
+        &mut edits,
+    )?;
     (!edits.is_empty()).then_some(Edit::Batch(edits))
 }
 
@@ -308,6 +354,152 @@ mod tests {
         assert!(erase_edit(&d, &all, Some(1)).unwrap().apply(&mut d));
         assert!(d.segments.is_empty());
         assert!(erase_edit(&d, &all, None).is_none());
+    }
+
+    /// The whole-image implementation the region one replaced: every segment as a
+    /// full-size mask.
+    fn reference_edit(
+        doc: &ImageDocument,
+        map: &LabelMap,
+        stroke: &BitMask,
+        target: BrushTarget,
+        mode: Option<BrushMode>,
+    ) -> Option<Edit> {
+        let (w, h) = (doc.image.width, doc.image.height);
+        let mask_of = |s: &Segment| {
+            s.geometry
+                .to_mask(w, h)
+                .unwrap_or_else(|_| BitMask::new(w, h))
+        };
+        let with_mask = |s: &Segment, m: &BitMask| {
+            let mut s = s.clone();
+            s.geometry = Geometry::from_mask(m);
+            s
+        };
+        let target_id = match target {
+            BrushTarget::Existing(id) => id,
+            BrushTarget::New { .. } => doc.next_segment_id(),
+        };
+        let mut painted = stroke.clone();
+        if mode == Some(BrushMode::Protect) {
+            for i in 0..painted.data.len() {
+                if map.ids[i] != 0 && map.ids[i] != target_id {
+                    painted.data[i] = 0;
+                }
+            }
+        }
+        if painted.area() == 0 {
+            return None;
+        }
+        let mut edits = Vec::new();
+        let only = match (mode, target) {
+            (None, BrushTarget::Existing(id)) => Some(id),
+            _ => None,
+        };
+        if mode != Some(BrushMode::Protect) {
+            for s in doc.segments.iter().filter(|s| match mode {
+                None => only.is_none_or(|id| id == s.id),
+                Some(_) => s.id != target_id,
+            }) {
+                let mut m = mask_of(s);
+                let mut changed = false;
+                for i in 0..m.data.len() {
+                    if painted.data[i] != 0 && m.data[i] != 0 {
+                        m.data[i] = 0;
+                        changed = true;
+                    }
+                }
+                if changed {
+                    edits.push(if m.area() == 0 {
+                        Edit::remove(doc, s.id)?
+                    } else {
+                        Edit::replace(doc, with_mask(s, &m))?
+                    });
+                }
+            }
+        }
+        if mode.is_some() {
+            match target {
+                BrushTarget::Existing(id) => {
+                    let seg = doc.segment(id)?;
+                    let mut m = mask_of(seg);
+                    for i in 0..m.data.len() {
+                        m.data[i] |= painted.data[i];
+                    }
+                    edits.extend(Edit::replace(doc, with_mask(seg, &m)));
+                }
+                BrushTarget::New { category_id } => {
+                    let mut seg = Segment::new(
+                        target_id,
+                        category_id,
+                        Geometry::from_mask(&painted),
+                        Source::Brush,
+                    );
+                    seg.z = doc.segments.iter().map(|s| s.z).max().unwrap_or(0);
+                    edits.push(Edit::add(seg));
+                }
+            }
+        }
+        (!edits.is_empty()).then_some(Edit::Batch(edits))
+    }
+
+    #[test]
+    fn region_strokes_equal_whole_image_strokes() {
+        // xorshift64*: deterministic, no dependency.
+        let mut state = 0xB5A5_11CE_0000_0007u64;
+        let mut below = |n: u32| {
+            state ^= state >> 12;
+            state ^= state << 25;
+            state ^= state >> 27;
+            (state.wrapping_mul(0x2545_F491_4F6C_DD1D) % u64::from(n.max(1))) as u32
+        };
+        for case in 0..300 {
+            let (w, h) = (8 + below(40), 8 + below(30));
+            let mut d = ImageDocument::new("a.png", w, h);
+            for id in 1..=below(6) {
+                let (x, y) = (f64::from(below(w)) - 2.0, f64::from(below(h)) - 2.0);
+                let (sx, sy) = (1.0 + f64::from(below(w)), 1.0 + f64::from(below(h)));
+                let mut g = Geometry::Polygons {
+                    polygons: vec![PolygonWithHoles {
+                        outer: vec![[x, y], [x + sx, y + 0.5], [x + sx * 0.7, y + sy]],
+                        holes: vec![],
+                    }],
+                };
+                if below(2) == 0 {
+                    g = Geometry::from_mask(&g.to_mask(w, h).unwrap());
+                }
+                let mut s = Segment::new(id, 1, g, Source::Polygon);
+                s.z = below(2) as i32;
+                d.segments.push(s);
+            }
+            let map = d.resolve();
+            let mut stroke = BitMask::new(w, h);
+            let a = [below(w) as f32, below(h) as f32];
+            let b = [below(w) as f32, below(h) as f32];
+            stamp_line(&mut stroke, a, b, 0.5 + below(5) as f32);
+            let n = d.segments.len() as u32;
+            let target = if n > 0 && below(2) == 0 {
+                BrushTarget::Existing(d.segments[below(n) as usize].id)
+            } else {
+                BrushTarget::New { category_id: 2 }
+            };
+            for mode in [BrushMode::Overwrite, BrushMode::Protect] {
+                assert_eq!(
+                    brush_edit(&d, &map, &stroke, target, mode),
+                    reference_edit(&d, &map, &stroke, target, Some(mode)),
+                    "case {case} {mode:?}"
+                );
+            }
+            let only = match target {
+                BrushTarget::Existing(id) => Some(id),
+                BrushTarget::New { .. } => None,
+            };
+            assert_eq!(
+                erase_edit(&d, &stroke, only),
+                reference_edit(&d, &map, &stroke, target, None),
+                "case {case} eraser"
+            );
+        }
     }
 
     #[test]

@@ -73,6 +73,32 @@ impl TiledTexture {
         Self::from_tiles(ctx, name, image.size, split(image))
     }
 
+    /// Replaces the pixels at `(x, y)` (image pixels) with `image`, uploading only the
+    /// part of each tile it covers (no full-texture re-upload).
+    pub fn update(&mut self, x: usize, y: usize, image: &ColorImage) {
+        let [w, h] = image.size;
+        for (rect, tex) in &mut self.tiles {
+            let (tx, ty) = (rect.min.x as usize, rect.min.y as usize);
+            let (tw, th) = (rect.width() as usize, rect.height() as usize);
+            let (x0, y0) = (x.max(tx), y.max(ty));
+            let (x1, y1) = ((x + w).min(tx + tw), (y + h).min(ty + th));
+            if x0 >= x1 || y0 >= y1 {
+                continue;
+            }
+            let part = if (x0, y0, x1, y1) == (x, y, x + w, y + h) {
+                image.clone()
+            } else {
+                let mut pixels = Vec::with_capacity((x1 - x0) * (y1 - y0));
+                for row in y0..y1 {
+                    let at = (row - y) * w + (x0 - x);
+                    pixels.extend_from_slice(&image.pixels[at..at + (x1 - x0)]);
+                }
+                ColorImage::new([x1 - x0, y1 - y0], pixels)
+            };
+            tex.set_partial([x0 - tx, y0 - ty], part, TextureOptions::NEAREST);
+        }
+    }
+
     /// Draws the tiles that intersect the clip rectangle.
     pub fn paint(&self, painter: &egui::Painter, view: &ViewTransform, tint: Color32) {
         let uv = Rect::from_min_max(Pos2::ZERO, Pos2::new(1.0, 1.0));
@@ -112,5 +138,25 @@ mod tests {
             .unwrap();
         assert_eq!(t.size, [5, 1]);
         assert_eq!(t.pixels[0], img.pixels[y * w + x]);
+    }
+
+    #[test]
+    fn update_uploads_only_the_covered_part_of_each_tile() {
+        let ctx = egui::Context::default();
+        let (w, h) = (TILE + 20, 10);
+        let img = ColorImage::new([w, h], vec![Color32::BLACK; w * h]);
+        let mut t = TiledTexture::new(&ctx, "t", &img);
+        let _ = ctx.tex_manager().write().take_delta();
+        let patch = ColorImage::new([30, 4], vec![Color32::WHITE; 120]);
+        t.update(TILE - 10, 3, &patch);
+        let delta = ctx.tex_manager().write().take_delta();
+        let mut parts: Vec<([usize; 2], [usize; 2])> = delta
+            .set
+            .values()
+            .flatten()
+            .map(|d| (d.pos.expect("partial, not a full upload"), d.image.size()))
+            .collect();
+        parts.sort();
+        assert_eq!(parts, vec![([0, 3], [20, 4]), ([TILE - 10, 3], [10, 4])]);
     }
 }

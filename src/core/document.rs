@@ -11,7 +11,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use super::error::{Error, Result};
-use super::geometry::{BitMask, PolygonWithHoles, scan_polygons};
+use super::geometry::{BitMask, PixelRect, PolygonWithHoles, scan_polygons};
 use super::labelmap::LabelMap;
 use super::ontology::Ontology;
 
@@ -133,6 +133,21 @@ impl Geometry {
                 Ok(super::geometry::rasterize_polygons(polygons, width, height))
             }
             Geometry::Rle { counts } => BitMask::from_coco_rle(counts, width, height),
+        }
+    }
+
+    /// A rectangle holding every pixel this geometry paints in a `width` x `height`
+    /// image (polygons: from their vertices, may be a little larger; RLE: exact). Empty
+    /// for a geometry that paints nothing or does not decode.
+    pub fn pixel_bounds(&self, width: u32, height: u32) -> PixelRect {
+        match self {
+            Geometry::Polygons { polygons } => {
+                super::geometry::polygons_pixel_bounds(polygons, width, height)
+            }
+            Geometry::Rle { counts } => super::geometry::rle_runs(counts, width, height)
+                .map_or(PixelRect::EMPTY, |r| {
+                    super::geometry::runs_bounds(&r, width, height)
+                }),
         }
     }
 }
@@ -377,6 +392,61 @@ impl ImageDocument {
         map
     }
 
+    /// Repaints `rect` of `map` so that it equals [`Self::resolve`] there, pixel for
+    /// pixel, whatever the map held in it before (pixels outside `rect` are left alone).
+    /// Only segments whose bounds meet `rect` are painted, and only within it: after an
+    /// edit whose pixels all lie in `rect`, this costs the rectangle, not the image.
+    pub fn resolve_region(&self, map: &mut LabelMap, rect: PixelRect) {
+        let (w, h) = (self.image.width, self.image.height);
+        self.resolve_region_with(map, rect, |s| s.geometry.pixel_bounds(w, h));
+    }
+
+    /// [`Self::resolve_region`] with the segments' pixel bounds from `bounds` (a cache);
+    /// each must hold every pixel its segment paints.
+    pub fn resolve_region_with(
+        &self,
+        map: &mut LabelMap,
+        rect: PixelRect,
+        mut bounds: impl FnMut(&Segment) -> PixelRect,
+    ) {
+        let (w, h) = (self.image.width, self.image.height);
+        assert_eq!((map.width, map.height), (w, h), "map of another size");
+        let rect = rect.intersect(PixelRect::full(w, h));
+        if rect.is_empty() {
+            return;
+        }
+        let wu = w as usize;
+        for y in rect.y0 as usize..rect.y1 as usize {
+            map.ids[y * wu + rect.x0 as usize..y * wu + rect.x1 as usize].fill(0);
+        }
+        // A stable sort of the segments in list order, as in `resolve`.
+        let mut order: Vec<&Segment> = self
+            .segments
+            .iter()
+            .filter(|s| bounds(s).intersects(rect))
+            .collect();
+        order.sort_by_key(|s| (s.z, s.id));
+        for s in order {
+            match &s.geometry {
+                Geometry::Polygons { polygons } => {
+                    super::geometry::scan_polygons_in(polygons, w, h, rect, |r, x0, x1| {
+                        let row = r as usize * wu;
+                        map.ids[row + x0 as usize..row + x1 as usize].fill(s.id);
+                    })
+                }
+                Geometry::Rle { counts } => {
+                    if let Some(runs) = super::geometry::rle_runs(counts, w, h) {
+                        super::geometry::runs_in(&runs, w, h, rect, |x, y0, y1| {
+                            for y in y0 as usize..y1 as usize {
+                                map.ids[y * wu + x as usize] = s.id;
+                            }
+                        });
+                    }
+                }
+            }
+        }
+    }
+
     /// Checks the document against the rules and the ontology; returns every problem
     /// found (empty = valid). `origin` names the file in messages.
     pub fn validate(&self, ontology: &Ontology, origin: &Path) -> Vec<Error> {
@@ -462,8 +532,9 @@ impl ImageDocument {
                     }
                 }
                 Geometry::Rle { counts } => {
+                    // Runs only: no full-size mask (autosave validates after every edit).
                     if let Err(e) =
-                        BitMask::from_coco_rle(counts, self.image.width, self.image.height)
+                        super::geometry::check_coco_rle(counts, self.image.width, self.image.height)
                     {
                         out.push(Error::invalid(
                             origin,
@@ -628,6 +699,111 @@ mod tests {
         let mask = d.segments[0].geometry.to_mask(8, 4).unwrap();
         d.segments[0].geometry = Geometry::from_mask(&mask);
         assert_eq!(d.resolve(), poly_map);
+    }
+
+    /// xorshift64*: deterministic, no dependency.
+    struct Rng(u64);
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 >> 12;
+            self.0 ^= self.0 << 25;
+            self.0 ^= self.0 >> 27;
+            self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+        }
+        fn below(&mut self, n: u32) -> u32 {
+            (self.next() % u64::from(n.max(1))) as u32
+        }
+    }
+
+    /// A random segment: a polygon (maybe with a hole, maybe reaching past the image) or
+    /// a bitmap, at a random z.
+    fn random_segment(rng: &mut Rng, id: u32, w: u32, h: u32) -> Segment {
+        let ring = |rng: &mut Rng| -> Vec<[f64; 2]> {
+            let (cx, cy) = (f64::from(rng.below(w)), f64::from(rng.below(h)));
+            let r = 1.0 + f64::from(rng.below(w / 2 + 2));
+            (0..3 + rng.below(7))
+                .map(|_| {
+                    let t = f64::from(rng.below(1000)) / 1000.0 * std::f64::consts::TAU;
+                    let k = f64::from(rng.below(100)) / 100.0;
+                    [cx + r * k * t.cos(), cy + r * k * t.sin()]
+                })
+                .collect()
+        };
+        let geometry = if rng.below(3) == 0 {
+            let mut m = BitMask::new(w, h);
+            let (x0, y0) = (rng.below(w), rng.below(h));
+            let (x1, y1) = (x0 + rng.below(w - x0 + 1), y0 + rng.below(h - y0 + 1));
+            for y in y0..y1 {
+                for x in x0..x1 {
+                    m.set(i64::from(x), i64::from(y), rng.below(4) != 0);
+                }
+            }
+            Geometry::from_mask(&m)
+        } else {
+            let outer = ring(rng);
+            let holes = (0..rng.below(2)).map(|_| ring(rng)).collect();
+            Geometry::Polygons {
+                polygons: vec![PolygonWithHoles { outer, holes }],
+            }
+        };
+        let mut s = Segment::new(id, 1, geometry, Source::Polygon);
+        s.z = rng.below(3) as i32 - 1;
+        s
+    }
+
+    #[test]
+    fn region_resolve_after_random_edits_equals_full_resolve() {
+        let mut rng = Rng(0x5EED_1234_ABCD_0001);
+        for case in 0..300 {
+            let (w, h) = (4 + rng.below(40), 4 + rng.below(30));
+            let mut d = ImageDocument::new("a.png", w, h);
+            for id in 1..=rng.below(8) {
+                d.segments.push(random_segment(&mut rng, id, w, h));
+            }
+            let mut map = d.resolve();
+            for _ in 0..4 {
+                // One edit: add, remove, reshape or restack a segment; the region to
+                // repaint is the union of the bounds before and after.
+                let (w, h) = (d.image.width, d.image.height);
+                let mut dirty = PixelRect::EMPTY;
+                let n = d.segments.len() as u32;
+                match rng.below(4) {
+                    0 | 1 if n > 0 => {
+                        let i = rng.below(n) as usize;
+                        dirty = d.segments[i].geometry.pixel_bounds(w, h);
+                        if rng.below(2) == 0 {
+                            let id = d.segments[i].id;
+                            d.segments[i] = random_segment(&mut rng, id, w, h);
+                        } else {
+                            d.segments[i].z += 1;
+                        }
+                        dirty = dirty.union(d.segments[i].geometry.pixel_bounds(w, h));
+                    }
+                    2 if n > 0 => {
+                        let s = d.segments.remove(rng.below(n) as usize);
+                        dirty = s.geometry.pixel_bounds(w, h);
+                    }
+                    _ => {
+                        let s = random_segment(&mut rng, d.next_segment_id(), w, h);
+                        dirty = dirty.union(s.geometry.pixel_bounds(w, h));
+                        d.segments.insert(rng.below(n + 1) as usize, s);
+                    }
+                }
+                let full = d.resolve();
+                // The rest of the map is the old one; only `dirty` is repainted.
+                d.resolve_region(&mut map, dirty);
+                assert_eq!(map, full, "case {case}, dirty {dirty:?}");
+            }
+            // Any rect of a garbled map is repaired exactly.
+            let rect = PixelRect::new(rng.below(w), rng.below(h), rng.below(w + 1), h);
+            for y in rect.y0..rect.y1 {
+                for x in rect.x0..rect.x1 {
+                    map.ids[(y * w + x) as usize] = 999;
+                }
+            }
+            d.resolve_region(&mut map, rect);
+            assert_eq!(map, d.resolve(), "case {case}");
+        }
     }
 
     #[test]
