@@ -67,8 +67,14 @@ fn assert_close(a: Option<f64>, b: f64, what: &str) {
 ///   Boundary IoU = 6 / 14 = 3/7.
 #[test]
 fn shifted_square_on_void() {
-    let gold = set("gold", vec![doc(10, 10, vec![rect(1, 1, 2.0, 2.0, 6.0, 6.0)])]);
-    let pred = set("pred", vec![doc(10, 10, vec![rect(7, 1, 3.0, 2.0, 7.0, 6.0)])]);
+    let gold = set(
+        "gold",
+        vec![doc(10, 10, vec![rect(1, 1, 2.0, 2.0, 6.0, 6.0)])],
+    );
+    let pred = set(
+        "pred",
+        vec![doc(10, 10, vec![rect(7, 1, 3.0, 2.0, 7.0, 6.0)])],
+    );
     let r = compare::compare(&gold, &pred, &compare::CompareOptions::default()).unwrap();
     let c = &r.overall.classes[0];
     assert_close(c.iou, 0.75, "IoU");
@@ -100,12 +106,18 @@ fn moved_border_between_two_classes() {
     let g = doc(
         8,
         8,
-        vec![rect(1, 1, 0.0, 0.0, 4.0, 8.0), rect(2, 2, 4.0, 0.0, 8.0, 8.0)],
+        vec![
+            rect(1, 1, 0.0, 0.0, 4.0, 8.0),
+            rect(2, 2, 4.0, 0.0, 8.0, 8.0),
+        ],
     );
     let p = doc(
         8,
         8,
-        vec![rect(1, 1, 0.0, 0.0, 5.0, 8.0), rect(2, 2, 5.0, 0.0, 8.0, 8.0)],
+        vec![
+            rect(1, 1, 0.0, 0.0, 5.0, 8.0),
+            rect(2, 2, 5.0, 0.0, 8.0, 8.0),
+        ],
     );
     let r = compare::compare(
         &set("gold", vec![g]),

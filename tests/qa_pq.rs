@@ -130,7 +130,11 @@ fn pq_of_the_sample_against_itself_is_one_and_perturbed_equals_panopticapi() {
             .map(|(i, s)| (stats.get(&s.id).map_or(0, |st| st.area), i))
             .collect();
         by_area.sort_by(|a, b| b.cmp(a));
-        assert!(by_area.len() >= 4, "{} has few segments", doc.image.file_name);
+        assert!(
+            by_area.len() >= 4,
+            "{} has few segments",
+            doc.image.file_name
+        );
         for (rank, k) in [(0usize, 3u8), (1, 12)] {
             let s = &mut doc.segments[by_area[rank].1];
             let m = erode(&s.geometry.to_mask(w, h).unwrap(), k);
@@ -196,8 +200,10 @@ fn pq_of_the_sample_against_itself_is_one_and_perturbed_equals_panopticapi() {
     }
     assert!(checked >= 8, "only {checked} classes scored");
     // The perturbation produced every kind of count.
-    let (tp, fp, fn_) = r.overall.classes.iter().fold((0, 0, 0), |a, c| {
-        (a.0 + c.tp, a.1 + c.fp, a.2 + c.fn_)
-    });
+    let (tp, fp, fn_) = r
+        .overall
+        .classes
+        .iter()
+        .fold((0, 0, 0), |a, c| (a.0 + c.tp, a.1 + c.fp, a.2 + c.fn_));
     assert!(tp > 0 && fp > 0 && fn_ > 0, "tp {tp} fp {fp} fn {fn_}");
 }

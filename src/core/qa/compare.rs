@@ -338,7 +338,6 @@ pub fn thumbnail(
     let tw = ((f64::from(w) * scale).round() as u32).max(1);
     let th = ((f64::from(h) * scale).round() as u32).max(1);
     let code = pair.disagreement();
-    let (gcat, _) = pair.category_maps();
     let background =
         image.map(|im| image::imageops::resize(im, tw, th, image::imageops::FilterType::Triangle));
     let mut out = image::RgbImage::new(tw, th);
@@ -362,7 +361,7 @@ pub fn thumbnail(
             let base = match &background {
                 Some(bg) => bg.get_pixel(tx, ty).0,
                 None => {
-                    let c = gcat[y0 * w as usize + x0];
+                    let c = pair.gold_cat_at(x0 as u32, y0 as u32);
                     if c == 0 {
                         [40, 40, 40]
                     } else {

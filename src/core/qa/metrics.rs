@@ -25,9 +25,9 @@ use hotcoco::metrics::panoptic::{PqCounts, pq_average};
 use hotcoco::primitives::panoptic::{Overlaps, Segment as PqSegment, VOID, match_segments};
 use serde::Serialize;
 
-use crate::core::document::ImageDocument;
+use crate::core::document::{Geometry, ImageDocument, Segment};
 use crate::core::error::{Error, Result};
-use crate::core::labelmap::LabelMap;
+use crate::core::geometry::{check_rle_size, scan_polygons};
 use crate::core::ontology::Ontology;
 
 /// Fraction of the image diagonal used as the boundary band width.
@@ -299,8 +299,8 @@ pub fn boundary_width(width: u32, height: u32) -> usize {
 /// Marks the pixels whose `(2d+1)²` window lies inside the image and holds only their
 /// own value: the erosion of every value's mask at once (outside the image counts as a
 /// different value). `values` is row-major, `w` × `h`.
-pub fn interior(values: &[u32], w: usize, h: usize, d: usize) -> Vec<bool> {
-    const NONE: u32 = u32::MAX;
+pub fn interior(values: &[u16], w: usize, h: usize, d: usize) -> Vec<bool> {
+    const NONE: u16 = u16::MAX;
     let mut out = vec![false; values.len()];
     if w == 0 || h == 0 || 2 * d + 1 > w || 2 * d + 1 > h {
         return out;
@@ -323,47 +323,98 @@ pub fn interior(values: &[u32], w: usize, h: usize, d: usize) -> Vec<bool> {
         }
     }
     // Columns: runs of equal keys; up = equal keys directly above (capped at d).
-    let mut up = vec![0u32; values.len()];
-    let cap = d as u32;
+    let mut up = vec![0u16; values.len()];
+    let cap = d as u16;
     for y in 1..h {
         let (above, cur) = up.split_at_mut(y * w);
         let above = &above[(y - 1) * w..];
+        let cur = &mut cur[..w];
         let (kprev, kcur) = (&key[(y - 1) * w..y * w], &key[y * w..(y + 1) * w]);
+        // Branch-free so that it vectorizes.
         for x in 0..w {
-            if kcur[x] != NONE && kcur[x] == kprev[x] {
-                cur[x] = (above[x] + 1).min(cap);
-            }
+            let same = u16::from(kcur[x] != NONE && kcur[x] == kprev[x]);
+            cur[x] = (above[x] + 1).min(cap) * same;
         }
     }
-    let mut down = vec![0u32; w];
+    let mut down = vec![0u16; w];
     for y in (0..h).rev() {
         let kcur = &key[y * w..(y + 1) * w];
-        let knext = (y + 1 < h).then(|| &key[(y + 1) * w..(y + 2) * w]);
         let urow = &up[y * w..(y + 1) * w];
         let orow = &mut out[y * w..(y + 1) * w];
+        if y + 1 < h {
+            let knext = &key[(y + 1) * w..(y + 2) * w];
+            for x in 0..w {
+                let same = u16::from(kcur[x] != NONE && knext[x] == kcur[x]);
+                down[x] = (down[x] + 1).min(cap) * same;
+            }
+        } else {
+            down.fill(0);
+        }
         for x in 0..w {
-            let k = kcur[x];
-            down[x] = match knext {
-                Some(kn) if k != NONE && kn[x] == k => (down[x] + 1).min(cap),
-                _ => 0,
-            };
-            orow[x] = k != NONE && urow[x] >= cap && down[x] >= cap;
+            orow[x] = (kcur[x] != NONE) & (urow[x] >= cap) & (down[x] >= cap);
         }
     }
     out
 }
 
-/// Gold and predicted category maps of one image (dense class index + 1, 0 = void),
-/// row-major; the panoptic id maps they come from.
+/// Resolves a document into column-major segment ids and category codes (class index
+/// plus one, 0 void; pixel (x, y) at `x * height + y`), by the document's overlap rule:
+/// ascending `(z, id)`, later paints win. Same result as [`ImageDocument::resolve`]
+/// transposed, without its row-major scatter of column-major RLE runs.
+fn resolve_column_major(doc: &ImageDocument, cats: &HashMap<u32, u16>) -> (Vec<u32>, Vec<u16>) {
+    let (w, h) = (doc.image.width, doc.image.height);
+    let hu = h as usize;
+    let n = w as usize * hu;
+    let mut ids = vec![0u32; n];
+    let mut cat = vec![0u16; n];
+    let mut order: Vec<&Segment> = doc.segments.iter().collect();
+    order.sort_by_key(|s| (s.z, s.id));
+    for s in order {
+        let c = cats.get(&s.id).copied().unwrap_or(0);
+        match &s.geometry {
+            Geometry::Polygons { polygons } => scan_polygons(polygons, w, h, |r, x0, x1| {
+                for x in x0..x1 {
+                    let i = x as usize * hu + r as usize;
+                    ids[i] = s.id;
+                    cat[i] = c;
+                }
+            }),
+            Geometry::Rle { counts } => {
+                if let Ok(rle) = hotcoco::mask::rle_from_string(counts, h, w)
+                    && check_rle_size(&rle.counts, w, h).is_ok()
+                {
+                    let mut pos = 0usize;
+                    for (k, &len) in rle.counts.iter().enumerate() {
+                        let len = len as usize;
+                        if k % 2 == 1 {
+                            ids[pos..pos + len].fill(s.id);
+                            cat[pos..pos + len].fill(c);
+                        }
+                        pos += len;
+                    }
+                }
+            }
+        }
+    }
+    (ids, cat)
+}
+
+/// The gold and predicted labels of one image, resolved: segment ids and category
+/// codes (class index + 1, 0 void), column-major (pixel (x, y) at `x * height + y`;
+/// every figure here is independent of pixel order or symmetric under transposition).
 pub struct ImagePair {
     /// Width in pixels.
     pub width: u32,
     /// Height in pixels.
     pub height: u32,
-    /// Gold resolved label map (segment ids).
-    pub gold: LabelMap,
-    /// Predicted resolved label map.
-    pub pred: LabelMap,
+    /// Gold segment ids, column-major.
+    pub gold_ids: Vec<u32>,
+    /// Predicted segment ids, column-major.
+    pub pred_ids: Vec<u32>,
+    /// Gold category codes, column-major.
+    pub gold_cats: Vec<u16>,
+    /// Predicted category codes, column-major.
+    pub pred_cats: Vec<u16>,
     gold_lut: HashMap<u32, (usize, bool)>,
     pred_lut: HashMap<u32, usize>,
 }
@@ -386,6 +437,13 @@ impl ImagePair {
                     "prediction is {}x{} but the gold image is {}x{}",
                     pred.image.width, pred.image.height, gold.image.width, gold.image.height
                 ),
+            ));
+        }
+        if table.len() >= usize::from(u16::MAX) {
+            return Err(Error::invalid(
+                gold_origin,
+                "categories",
+                format!("{} categories; at most 65534 can be scored", table.len()),
             ));
         }
         let mut gold_lut = HashMap::new();
@@ -413,31 +471,32 @@ impl ImagePair {
             })?;
             pred_lut.insert(s.id, c);
         }
+        let code = |c: usize| c as u16 + 1;
+        let gcodes = gold_lut
+            .iter()
+            .map(|(&id, &(c, _))| (id, code(c)))
+            .collect();
+        let pcodes = pred_lut.iter().map(|(&id, &c)| (id, code(c))).collect();
+        let ((gold_ids, gold_cats), (pred_ids, pred_cats)) = (
+            resolve_column_major(gold, &gcodes),
+            resolve_column_major(pred, &pcodes),
+        );
         Ok(ImagePair {
             width: gold.image.width,
             height: gold.image.height,
-            gold: gold.resolve(),
-            pred: pred.resolve(),
+            gold_ids,
+            pred_ids,
+            gold_cats,
+            pred_cats,
             gold_lut,
             pred_lut,
         })
     }
 
-    /// Category maps (class index + 1, 0 void) of the gold and predicted sides.
-    pub fn category_maps(&self) -> (Vec<u32>, Vec<u32>) {
-        let g = self
-            .gold
-            .map_ids(|id| self.gold_lut.get(&id).map_or(0, |&(c, _)| c as u32 + 1));
-        let p = self
-            .pred
-            .map_ids(|id| self.pred_lut.get(&id).map_or(0, |&c| c as u32 + 1));
-        (g.ids, p.ids)
-    }
-
     /// Evaluates the pair into per-class counts.
     pub fn eval(&self, n_classes: usize, opts: EvalOptions) -> Counts {
         let mut counts = Counts::zeros(n_classes);
-        let overlaps = Overlaps::compute(&self.gold.ids, &self.pred.ids);
+        let overlaps = Overlaps::compute(&self.gold_ids, &self.pred_ids);
         // Panoptic matching, exactly as hotcoco's PanopticEval does per image.
         let gt_segments: Vec<PqSegment> = overlaps
             .gt_areas()
@@ -492,36 +551,62 @@ impl ImagePair {
             }
         }
         if opts.boundary {
-            let (gcat, pcat) = self.category_maps();
-            boundary_counts(&gcat, &pcat, self.width, self.height, &mut counts);
+            let d = boundary_width(self.width, self.height);
+            // Column-major: "rows" are image columns, `height` long.
+            boundary_counts(
+                &self.gold_cats,
+                &self.pred_cats,
+                self.height as usize,
+                self.width as usize,
+                d,
+                &mut counts,
+            );
         }
         counts
     }
 
-    /// Per pixel: 0 agreement, 1 false positive (the prediction gives a class the gold
-    /// does not: gold void or another class), 2 false negative (gold labeled, prediction
-    /// void). The same reading as `core::disagreement`, with wrong-class pixels drawn as
-    /// false positives.
+    /// Gold category code (class index + 1, 0 void) at (x, y).
+    pub fn gold_cat_at(&self, x: u32, y: u32) -> u16 {
+        self.gold_cats[x as usize * self.height as usize + y as usize]
+    }
+
+    /// Per pixel, row-major: 0 agreement, 1 false positive (the prediction gives a class
+    /// the gold does not: gold void or another class), 2 false negative (gold labeled,
+    /// prediction void). The same reading as `core::disagreement`, with wrong-class
+    /// pixels drawn as false positives.
     pub fn disagreement(&self) -> Vec<u8> {
-        let (g, p) = self.category_maps();
-        g.iter()
-            .zip(&p)
-            .map(|(&g, &p)| match (g, p) {
-                (0, 0) => 0,
-                (_, 0) => 2,
-                (g, p) if g != p => 1,
-                _ => 0,
-            })
-            .collect()
+        let (w, h) = (self.width as usize, self.height as usize);
+        let mut out = vec![0u8; w * h];
+        for x in 0..w {
+            let (g, p) = (
+                &self.gold_cats[x * h..(x + 1) * h],
+                &self.pred_cats[x * h..(x + 1) * h],
+            );
+            for y in 0..h {
+                out[y * w + x] = match (g[y], p[y]) {
+                    (0, 0) => 0,
+                    (_, 0) => 2,
+                    (g, p) if g != p => 1,
+                    _ => 0,
+                };
+            }
+        }
+        out
     }
 }
 
-/// Adds the Boundary IoU counts of two category maps (class index + 1, 0 void).
-pub fn boundary_counts(gcat: &[u32], pcat: &[u32], width: u32, height: u32, counts: &mut Counts) {
-    let (w, h) = (width as usize, height as usize);
-    let d = boundary_width(width, height);
-    let gi = interior(gcat, w, h, d);
-    let pi = interior(pcat, w, h, d);
+/// Adds the Boundary IoU counts of two category maps (class index + 1, 0 void) of
+/// `rows` rows of `row_len` pixels, band width `d`.
+pub fn boundary_counts(
+    gcat: &[u16],
+    pcat: &[u16],
+    row_len: usize,
+    rows: usize,
+    d: usize,
+    counts: &mut Counts,
+) {
+    let gi = interior(gcat, row_len, rows, d);
+    let pi = interior(pcat, row_len, rows, d);
     for i in 0..gcat.len() {
         let g = gcat[i];
         if g == 0 {
@@ -530,18 +615,15 @@ pub fn boundary_counts(gcat: &[u32], pcat: &[u32], width: u32, height: u32, coun
         let gb = !gi[i];
         let p = pcat[i];
         let pb = p != 0 && !pi[i];
-        match (gb, pb) {
-            (true, true) if g == p => {
-                counts.b_inter[g as usize - 1] += 1;
+        if gb && pb && g == p {
+            counts.b_inter[g as usize - 1] += 1;
+            counts.b_union[g as usize - 1] += 1;
+        } else {
+            if gb {
                 counts.b_union[g as usize - 1] += 1;
             }
-            _ => {
-                if gb {
-                    counts.b_union[g as usize - 1] += 1;
-                }
-                if pb {
-                    counts.b_union[p as usize - 1] += 1;
-                }
+            if pb {
+                counts.b_union[p as usize - 1] += 1;
             }
         }
     }
@@ -578,11 +660,11 @@ mod tests {
         // A pseudo-random map of blocky regions of 4 values, several radii.
         let (w, h) = (37usize, 29usize);
         let mut s = 12345u32;
-        let mut vals = vec![0u32; w * h];
+        let mut vals = vec![0u16; w * h];
         for by in 0..h.div_ceil(5) {
             for bx in 0..w.div_ceil(7) {
                 s = s.wrapping_mul(1_103_515_245).wrapping_add(12345);
-                let v = (s >> 16) % 4;
+                let v = ((s >> 16) % 4) as u16;
                 for y in by * 5..((by + 1) * 5).min(h) {
                     for x in bx * 7..((bx + 1) * 7).min(w) {
                         vals[y * w + x] = v;
@@ -601,6 +683,42 @@ mod tests {
                 let reference = band_imageproc(&mask, w, h, d as u8);
                 let ours: Vec<bool> = (0..w * h).map(|i| mask[i] && !inner[i]).collect();
                 assert_eq!(ours, reference, "value {v}, d {d}");
+            }
+        }
+    }
+
+    #[test]
+    fn column_major_resolution_is_the_document_rule_transposed() {
+        use crate::core::document::Source;
+        use crate::core::geometry::{BitMask, PolygonWithHoles};
+        let (w, h) = (13u32, 9u32);
+        let mut d = ImageDocument::new("a.png", w, h);
+        let poly = |x0: f64, y0: f64, x1: f64, y1: f64| Geometry::Polygons {
+            polygons: vec![PolygonWithHoles {
+                outer: vec![[x0, y0], [x1, y0], [x1, y1], [x0, y1]],
+                holes: vec![],
+            }],
+        };
+        let mut m = BitMask::new(w, h);
+        for y in 2..8 {
+            for x in (y % 3)..11 {
+                m.set(x, y, true);
+            }
+        }
+        d.segments = vec![
+            Segment::new(1, 1, poly(0.0, 0.0, 7.0, 9.0), Source::Polygon),
+            Segment::new(2, 2, Geometry::from_mask(&m), Source::Brush),
+            Segment::new(3, 1, poly(5.5, 1.2, 12.0, 4.7), Source::Polygon),
+        ];
+        d.segments[2].z = -1; // under segment 2 where they overlap
+        let cats: HashMap<u32, u16> = [(1, 1), (2, 2), (3, 1)].into_iter().collect();
+        let (ids, cat) = resolve_column_major(&d, &cats);
+        let map = d.resolve();
+        for y in 0..h {
+            for x in 0..w {
+                let i = (x * h + y) as usize;
+                assert_eq!(ids[i], map.at(x, y), "({x}, {y})");
+                assert_eq!(cat[i], cats.get(&ids[i]).copied().unwrap_or(0));
             }
         }
     }
