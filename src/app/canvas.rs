@@ -1049,7 +1049,7 @@ mod tests {
                     None => assert_eq!(p, Color32::TRANSPARENT),
                 }
             }
-            assert!(full.pixels.iter().any(|p| *p == Color32::TRANSPARENT));
+            assert!(full.pixels.contains(&Color32::TRANSPARENT));
             assert!(full.pixels.iter().any(|p| p.a() == 255));
         }
     }

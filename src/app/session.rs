@@ -43,6 +43,8 @@ pub struct ImageSession {
     /// Recent changes, oldest first: the revision they made and the pixels they
     /// touched (`None`: possibly all).
     changes: VecDeque<(u64, Option<PixelRect>)>,
+    /// The ids of the repainted rectangle before an edit (kept to reuse its memory).
+    scratch: Vec<u32>,
     dirty_since: Option<Instant>,
     /// Last save error, shown to the user until a save succeeds.
     pub save_error: Option<String>,
@@ -60,6 +62,7 @@ impl ImageSession {
             revision: next_revision(),
             bounds: None,
             changes: VecDeque::new(),
+            scratch: Vec::new(),
             dirty_since: None,
             save_error: None,
         };
@@ -108,7 +111,8 @@ impl ImageSession {
         }
         let rect = rect.intersect(PixelRect::full(w, h));
         if !rect.is_empty() {
-            let before = self.label_map.crop(rect);
+            let mut before = std::mem::take(&mut self.scratch);
+            self.label_map.crop_into(rect, &mut before);
             let bounds = &self.bounds;
             self.doc
                 .resolve_region_with(&mut self.label_map, rect, |s| match bounds {
@@ -119,6 +123,10 @@ impl ImageSession {
                     None => s.geometry.pixel_bounds(w, h),
                 });
             self.label_map.update_stats(&mut self.stats, rect, &before);
+            // Keep the memory unless it is large (a whole-image edit on a big image).
+            if before.capacity() <= 16 << 20 {
+                self.scratch = before;
+            }
         }
         self.record_change(Some(rect));
     }

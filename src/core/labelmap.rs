@@ -96,13 +96,20 @@ impl LabelMap {
 
     /// The ids of `rect` (clipped to the map), row-major.
     pub fn crop(&self, rect: PixelRect) -> Vec<u32> {
+        let mut out = Vec::new();
+        self.crop_into(rect, &mut out);
+        out
+    }
+
+    /// [`Self::crop`] into `out` (cleared first), reusing its allocation.
+    pub fn crop_into(&self, rect: PixelRect, out: &mut Vec<u32>) {
         let rect = rect.intersect(PixelRect::full(self.width, self.height));
         let w = self.width as usize;
-        let mut out = Vec::with_capacity(rect.area() as usize);
+        out.clear();
+        out.reserve(rect.area() as usize);
         for y in rect.y0 as usize..rect.y1 as usize {
             out.extend_from_slice(&self.ids[y * w + rect.x0 as usize..y * w + rect.x1 as usize]);
         }
-        out
     }
 
     /// Bounds of the pixels of `id` within `rect`.
