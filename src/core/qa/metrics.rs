@@ -325,33 +325,34 @@ pub fn interior(values: &[u16], w: usize, h: usize, d: usize) -> Vec<bool> {
     // Columns: runs of equal keys; up = equal keys directly above (capped at d).
     let mut up = vec![0u16; values.len()];
     let cap = d as u16;
+    // Zipped slices (no bounds checks, no branches) so that these passes vectorize.
     for y in 1..h {
-        let (above, cur) = up.split_at_mut(y * w);
-        let above = &above[(y - 1) * w..];
-        let cur = &mut cur[..w];
+        let (done, rest) = up.split_at_mut(y * w);
+        let above = &done[(y - 1) * w..];
         let (kprev, kcur) = (&key[(y - 1) * w..y * w], &key[y * w..(y + 1) * w]);
-        // Branch-free so that it vectorizes.
-        for x in 0..w {
-            let same = u16::from(kcur[x] != NONE && kcur[x] == kprev[x]);
-            cur[x] = (above[x] + 1).min(cap) * same;
+        for (((c, &a), &kp), &kc) in rest[..w].iter_mut().zip(above).zip(kprev).zip(kcur) {
+            let same = u16::from((kc != NONE) & (kc == kp));
+            *c = (a + 1).min(cap) * same;
         }
     }
     let mut down = vec![0u16; w];
     for y in (0..h).rev() {
         let kcur = &key[y * w..(y + 1) * w];
-        let urow = &up[y * w..(y + 1) * w];
-        let orow = &mut out[y * w..(y + 1) * w];
         if y + 1 < h {
             let knext = &key[(y + 1) * w..(y + 2) * w];
-            for x in 0..w {
-                let same = u16::from(kcur[x] != NONE && knext[x] == kcur[x]);
-                down[x] = (down[x] + 1).min(cap) * same;
+            for ((dn, &kc), &kn) in down.iter_mut().zip(kcur).zip(knext) {
+                let same = u16::from((kc != NONE) & (kc == kn));
+                *dn = (*dn + 1).min(cap) * same;
             }
-        } else {
-            down.fill(0);
         }
-        for x in 0..w {
-            orow[x] = (kcur[x] != NONE) & (urow[x] >= cap) & (down[x] >= cap);
+        let urow = &up[y * w..(y + 1) * w];
+        for (((o, &kc), &u), &dn) in out[y * w..(y + 1) * w]
+            .iter_mut()
+            .zip(kcur)
+            .zip(urow)
+            .zip(down.iter())
+        {
+            *o = (kc != NONE) & (u >= cap) & (dn >= cap);
         }
     }
     out
@@ -607,14 +608,13 @@ pub fn boundary_counts(
 ) {
     let gi = interior(gcat, row_len, rows, d);
     let pi = interior(pcat, row_len, rows, d);
-    for i in 0..gcat.len() {
-        let g = gcat[i];
-        if g == 0 {
-            continue; // gold void: ignored
+    for (((&g, &p), &g_in), &p_in) in gcat.iter().zip(pcat).zip(&gi).zip(&pi) {
+        // Gold void is ignored; most pixels are inside on both sides.
+        if g == 0 || (g_in && (p_in || p == 0)) {
+            continue;
         }
-        let gb = !gi[i];
-        let p = pcat[i];
-        let pb = p != 0 && !pi[i];
+        let gb = !g_in;
+        let pb = p != 0 && !p_in;
         if gb && pb && g == p {
             counts.b_inter[g as usize - 1] += 1;
             counts.b_union[g as usize - 1] += 1;
