@@ -277,25 +277,30 @@ impl Canvas {
         {
             let rect = rect.expand(1, map.width, map.height);
             if !rect.is_empty() {
-                let img = overlay_image(
-                    map,
-                    &session.doc.segments,
-                    ontology,
-                    self.outline_only,
-                    &self.hidden,
-                    rect,
-                );
-                ov.update(rect.x0 as usize, rect.y0 as usize, &img);
+                let colors = overlay_colors(&session.doc.segments, ontology, &self.hidden);
+                // One image per tile it meets, handed over without another copy.
+                for tile in ov.tile_rects() {
+                    let t = PixelRect::new(
+                        tile.min.x as u32,
+                        tile.min.y as u32,
+                        tile.max.x as u32,
+                        tile.max.y as u32,
+                    );
+                    let part = t.intersect(rect);
+                    if !part.is_empty() {
+                        let img = overlay_image(map, &colors, self.outline_only, part);
+                        ov.update(part.x0 as usize, part.y0 as usize, img);
+                    }
+                }
             }
             self.overlay_key = Some(key);
             return;
         }
+        let colors = overlay_colors(&session.doc.segments, ontology, &self.hidden);
         let img = overlay_image(
             map,
-            &session.doc.segments,
-            ontology,
+            &colors,
             self.outline_only,
-            &self.hidden,
             PixelRect::full(map.width, map.height),
         );
         self.overlay = Some(TiledTexture::new(ctx, "overlay", &img));
@@ -925,16 +930,13 @@ fn id_at(map: &LabelMap, p: Pos2) -> Option<u32> {
         .filter(|&id| id != 0)
 }
 
-/// Colors `rect` of the resolved map: class color, with a per-instance shade for things.
-fn overlay_image(
-    map: &LabelMap,
+/// Each shown segment's overlay colour: class color, with a per-instance shade for things.
+fn overlay_colors(
     segments: &[Segment],
     ontology: &Ontology,
-    outline_only: bool,
     hidden: &std::collections::BTreeSet<u32>,
-    rect: PixelRect,
-) -> egui::ColorImage {
-    let colors: std::collections::HashMap<u32, Color32> = segments
+) -> std::collections::HashMap<u32, Color32> {
+    segments
         .iter()
         .filter(|s| !hidden.contains(&s.category_id))
         .map(|s| {
@@ -948,7 +950,16 @@ fn overlay_image(
             let f = |v: u8| (i32::from(v) + shade).clamp(0, 255) as u8;
             (s.id, Color32::from_rgb(f(r), f(g), f(b)))
         })
-        .collect();
+        .collect()
+}
+
+/// Colors `rect` of the resolved map with `colors` (ids without one stay transparent).
+fn overlay_image(
+    map: &LabelMap,
+    colors: &std::collections::HashMap<u32, Color32>,
+    outline_only: bool,
+    rect: PixelRect,
+) -> egui::ColorImage {
     let (w, h) = (map.width as usize, map.height as usize);
     let rect = rect.intersect(PixelRect::full(map.width, map.height));
     let (rx, ry) = (rect.x0 as usize, rect.y0 as usize);
@@ -1016,10 +1027,11 @@ mod tests {
         };
         let segs = vec![seg(1, a), seg(2, b), seg(3, a)];
         let hidden: std::collections::BTreeSet<u32> = [b].into();
+        let colors = overlay_colors(&segs, &o, &hidden);
         for outline in [false, true] {
-            let full = overlay_image(&map, &segs, &o, outline, &hidden, PixelRect::full(23, 17));
+            let full = overlay_image(&map, &colors, outline, PixelRect::full(23, 17));
             let r = PixelRect::new(3, 4, 15, 9);
-            let part = overlay_image(&map, &segs, &o, outline, &hidden, r);
+            let part = overlay_image(&map, &colors, outline, r);
             assert_eq!(part.size, [12, 5]);
             for y in r.y0..r.y1 {
                 for x in r.x0..r.x1 {

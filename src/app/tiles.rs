@@ -75,7 +75,7 @@ impl TiledTexture {
 
     /// Replaces the pixels at `(x, y)` (image pixels) with `image`, uploading only the
     /// part of each tile it covers (no full-texture re-upload).
-    pub fn update(&mut self, x: usize, y: usize, image: &ColorImage) {
+    pub fn update(&mut self, x: usize, y: usize, image: ColorImage) {
         let [w, h] = image.size;
         for (rect, tex) in &mut self.tiles {
             let (tx, ty) = (rect.min.x as usize, rect.min.y as usize);
@@ -85,16 +85,17 @@ impl TiledTexture {
             if x0 >= x1 || y0 >= y1 {
                 continue;
             }
-            let part = if (x0, y0, x1, y1) == (x, y, x + w, y + h) {
-                image.clone()
-            } else {
-                let mut pixels = Vec::with_capacity((x1 - x0) * (y1 - y0));
-                for row in y0..y1 {
-                    let at = (row - y) * w + (x0 - x);
-                    pixels.extend_from_slice(&image.pixels[at..at + (x1 - x0)]);
-                }
-                ColorImage::new([x1 - x0, y1 - y0], pixels)
-            };
+            if (x0, y0, x1, y1) == (x, y, x + w, y + h) {
+                // Within this one tile: no other tile needs it, hand it over as is.
+                tex.set_partial([x0 - tx, y0 - ty], image, TextureOptions::NEAREST);
+                return;
+            }
+            let mut pixels = Vec::with_capacity((x1 - x0) * (y1 - y0));
+            for row in y0..y1 {
+                let at = (row - y) * w + (x0 - x);
+                pixels.extend_from_slice(&image.pixels[at..at + (x1 - x0)]);
+            }
+            let part = ColorImage::new([x1 - x0, y1 - y0], pixels);
             tex.set_partial([x0 - tx, y0 - ty], part, TextureOptions::NEAREST);
         }
     }
@@ -148,7 +149,9 @@ mod tests {
         let mut t = TiledTexture::new(&ctx, "t", &img);
         let _ = ctx.tex_manager().write().take_delta();
         let patch = ColorImage::new([30, 4], vec![Color32::WHITE; 120]);
-        t.update(TILE - 10, 3, &patch);
+        t.update(TILE - 10, 3, patch);
+        let inside = ColorImage::new([5, 2], vec![Color32::WHITE; 10]);
+        t.update(TILE + 1, 0, inside);
         let delta = ctx.tex_manager().write().take_delta();
         let mut parts: Vec<([usize; 2], [usize; 2])> = delta
             .set
@@ -157,6 +160,13 @@ mod tests {
             .map(|d| (d.pos.expect("partial, not a full upload"), d.image.size()))
             .collect();
         parts.sort();
-        assert_eq!(parts, vec![([0, 3], [20, 4]), ([TILE - 10, 3], [10, 4])]);
+        assert_eq!(
+            parts,
+            vec![
+                ([0, 3], [20, 4]),
+                ([1, 0], [5, 2]),
+                ([TILE - 10, 3], [10, 4])
+            ]
+        );
     }
 }
