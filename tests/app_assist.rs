@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use egui::{Modifiers, Pos2};
 use egui_kittest::Harness;
+use egui_kittest::kittest::Queryable;
 use limner::app::LimnerApp;
 use limner::app::assist::AssistWorker;
 use limner::app::canvas::Tool;
@@ -170,4 +171,64 @@ fn enter_accepts_the_mask_as_an_exact_polygon() {
     let mask = seg.geometry.to_mask(200, 100).unwrap();
     assert_eq!(mask.area(), 21 * 21, "exact polygon covers the same pixels");
     assert!(mask.get(50, 30) && mask.get(70, 50) && !mask.get(71, 50));
+}
+
+#[test]
+fn the_threshold_level_slider_reruns_the_preview_as_it_moves() {
+    // A grey ramp (grey = x): the threshold assist's mask from a click on the bright
+    // side ends where the level is, so moving the level slider moves the mask's edge.
+    let dir = tempfile::tempdir().unwrap();
+    image::RgbImage::from_fn(200, 100, |x, _| {
+        let v = x as u8;
+        image::Rgb([v, v, v])
+    })
+    .save(dir.path().join("ramp.png"))
+    .unwrap();
+    let mut p = Project::open(dir.path()).unwrap();
+    p.ontology.add("thing", Color([200, 30, 30]), true).unwrap();
+    p.save_ontology().unwrap();
+    let config = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("models/threshold.json");
+    let mut app = LimnerApp::new(p, None);
+    app.assist = AssistWorker::start(Some(config));
+    app.canvas.tool = Tool::Click;
+    let mut h = Harness::builder()
+        .with_size(egui::vec2(1400.0, 700.0))
+        .build_eframe(|_| app);
+    let start = Instant::now();
+    while !h.state().canvas.has_image() {
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "image never decoded"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+        h.step();
+    }
+    h.step();
+    click_image(&mut h, 180.5, 50.5);
+    wait_for_preview(&mut h);
+    let otsu = h.state().draft.preview.clone().unwrap();
+    assert!(
+        otsu.get(190, 50) && !otsu.get(20, 50),
+        "Otsu: the bright end"
+    );
+    let slider = || egui::accesskit::Role::Slider;
+    for (level, edge) in [(60u8, 61u32), (150, 151)] {
+        h.get_by_role_and_label(slider(), "level")
+            .set_value_accesskit(f64::from(level));
+        h.step();
+        assert_eq!(h.state().assist.threshold_level, level);
+        wait_for_preview(&mut h);
+        let m = h.state().draft.preview.clone().unwrap();
+        assert!(
+            m.get(edge as i64, 50) && !m.get(edge as i64 - 1, 50),
+            "level {level}: the mask starts at x = {edge}"
+        );
+        assert_eq!(m.area(), (200 - edge as u64) * 100);
+    }
+    // Back to 0: Otsu's level again, the first preview.
+    h.get_by_role_and_label(slider(), "level")
+        .set_value_accesskit(0.0);
+    h.step();
+    wait_for_preview(&mut h);
+    assert_eq!(h.state().draft.preview.as_ref().unwrap().data, otsu.data);
 }

@@ -7,7 +7,7 @@ use std::sync::mpsc::{Receiver, Sender, channel};
 use std::time::Instant;
 
 use crate::core::geometry::BitMask;
-use crate::model::{self, Click, MaskPredictor, Prediction, Prompts, Stroke};
+use crate::model::{self, Click, MaskPredictor, ModelKind, Prediction, Prompts, Stroke};
 
 /// Work for the predictor thread.
 enum Request {
@@ -17,6 +17,8 @@ enum Request {
         image: Arc<image::RgbImage>,
         prompts: Prompts,
     },
+    /// Sets a backend option ([`MaskPredictor::set_option`]) for the predictions after it.
+    SetOption(&'static str, f64),
     /// Per-image work ahead of the first prompt (a SAM encoder pass) for a decoded image.
     Prepare(Arc<image::RgbImage>),
     /// The same for an image file not decoded yet (the next image in the list).
@@ -52,6 +54,10 @@ pub struct AssistWorker {
     pub state: ModelState,
     /// The model config this worker runs (`None`: no model, or one given by a test).
     pub config: Option<PathBuf>,
+    /// The kind of that config (the toolbar shows backend settings by kind).
+    pub kind: Option<ModelKind>,
+    /// The `threshold` backend's level slider: 0 = Otsu, else the manual level.
+    pub threshold_level: u8,
     next_seq: u64,
     pending: Option<u64>,
     /// Last inference time, for the status bar.
@@ -76,6 +82,7 @@ impl AssistWorker {
         let mut w = Self::start_with(Box::new(move || {
             model::load_predictor(&load_path).map_err(|e| e.to_string())
         }));
+        w.kind = model::ModelConfig::load(&path).ok().map(|c| c.kind);
         w.config = Some(path);
         w
     }
@@ -102,6 +109,12 @@ impl AssistWorker {
                 for req in std::iter::once(first).chain(req_rx.try_iter()) {
                     match req {
                         Request::Predict { .. } => predict = Some(req),
+                        // Applied in order: every prediction asked after it sees it.
+                        Request::SetOption(name, value) => {
+                            if !predictor.set_option(name, value) {
+                                log::warn!("the model has no option `{name}`");
+                            }
+                        }
                         other => prepare.push(other),
                     }
                 }
@@ -141,7 +154,7 @@ impl AssistWorker {
                                 }
                             }
                         }
-                        Request::Predict { .. } => continue,
+                        Request::Predict { .. } | Request::SetOption(..) => continue,
                     };
                     if let Err(e) = predictor.prepare(&image) {
                         log::warn!("pre-encoding an image: {e}");
@@ -192,11 +205,20 @@ impl AssistWorker {
             rx,
             state: ModelState::Loading,
             config,
+            kind: None,
+            threshold_level: 0,
             next_seq: 0,
             pending: None,
             last_ms: None,
             thread: None,
         }
+    }
+
+    /// Sets the threshold backend's level (0 = Otsu) for the predictions asked after
+    /// this call.
+    pub fn set_threshold_level(&mut self, level: u8) {
+        self.threshold_level = level;
+        let _ = self.tx.send(Request::SetOption("level", f64::from(level)));
     }
 
     /// Asks for a prediction; returns its sequence number.

@@ -940,6 +940,32 @@ impl LimnerApp {
         }
     }
 
+    /// The threshold assist's level slider (0 = Otsu): the preview follows it.
+    fn threshold_level_ui(&mut self, ui: &mut egui::Ui) {
+        if self.assist.kind != Some(crate::model::ModelKind::Threshold) {
+            return;
+        }
+        let mut level = self.assist.threshold_level;
+        ui.add(
+            egui::Slider::new(&mut level, 0..=255)
+                .text("level")
+                .custom_formatter(|v, _| {
+                    if v < 0.5 {
+                        "Otsu".into()
+                    } else {
+                        format!("{v:.0}")
+                    }
+                }),
+        )
+        .on_hover_text("Grey level of the threshold assist (0: Otsu's); the preview follows");
+        if level != self.assist.threshold_level {
+            self.assist.set_threshold_level(level);
+            if !self.draft.prompts.is_empty() {
+                self.request_prediction();
+            }
+        }
+    }
+
     /// Picks the model behind the prompt tools (every config in `models/`).
     fn model_picker_ui(&mut self, ui: &mut egui::Ui) {
         if self.models.len() < 2 {
@@ -1071,6 +1097,7 @@ impl LimnerApp {
             }
             if self.canvas.tool.uses_model() {
                 self.model_picker_ui(ui);
+                self.threshold_level_ui(ui);
                 ui.checkbox(&mut self.accept_as_polygon, "as polygon").on_hover_text(
                     "Accepted masks become polygons with holes (editable vertices) instead of bitmaps",
                 );

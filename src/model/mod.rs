@@ -71,6 +71,12 @@ pub trait MaskPredictor: Send {
     fn has_per_image_work(&self) -> bool {
         false
     }
+    /// Sets a runtime option of the backend (the `threshold` backend's `level`: 0 =
+    /// Otsu, 1-255 a manual level), kept for the next predictions; false when the
+    /// backend has no such option.
+    fn set_option(&mut self, _name: &str, _value: f64) -> bool {
+        false
+    }
     /// Predicts a mask for `image` from `prompts`.
     fn predict(
         &mut self,

@@ -151,6 +151,16 @@ impl MaskPredictor for ThresholdPredictor {
         &self.prompts
     }
 
+    fn set_option(&mut self, name: &str, value: f64) -> bool {
+        if name != "level" {
+            return false;
+        }
+        // 0 (or below) = Otsu; the app's slider sends whole levels.
+        let level = value.round().clamp(0.0, 255.0) as u8;
+        self.set_level((level > 0).then_some(level));
+        true
+    }
+
     fn predict(&mut self, image: &RgbImage, prompts: &Prompts) -> Result<Prediction, ModelError> {
         check_prompts("threshold", image, prompts)?;
         let (w, h) = image.dimensions();
@@ -301,5 +311,19 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("at least one"), "{e}");
+    }
+
+    #[test]
+    fn the_level_option_sets_a_manual_level_and_zero_is_otsu() {
+        let (img, _, _) = fixtures::scene();
+        let mut t = ThresholdPredictor::new(ThresholdParams::default());
+        let otsu = t.predict(&img, &fixtures::click_in_object()).unwrap().mask;
+        assert!(t.set_option("level", 250.0));
+        let manual = t.predict(&img, &fixtures::click_in_object()).unwrap().mask;
+        assert!(manual.area() > 30_000 && manual.data != otsu.data);
+        assert!(t.set_option("level", 0.0));
+        let back = t.predict(&img, &fixtures::click_in_object()).unwrap().mask;
+        assert_eq!(back.data, otsu.data);
+        assert!(!t.set_option("tolerance", 3.0));
     }
 }
