@@ -6,7 +6,7 @@
 //! | [`threshold`] | `threshold` | Otsu or a manual level inside a box or around a click |
 //! | [`region_grow`] | `region-grow` | Lab colour tolerance from positive seeds; negatives are barriers |
 //! | [`watershed`] | `watershed` | markers from positive / negative prompts flood the gradient |
-//! | [`grabcut`] | `grabcut` | colour GMMs + graph cut (petgraph's Dinic max-flow) |
+//! | [`grabcut`] | `grabcut` | colour GMMs + graph cut (`contest-algorithms`' Dinic max-flow) |
 //! | [`superpixel`] | `superpixel` | union of SLIC superpixels under positive prompts minus negatives |
 //!
 //! Each backend reads its own settings from the model config (`ModelConfig::backend`);
