@@ -154,23 +154,41 @@ fn take_pixels(
 ) -> Option<()> {
     let (w, h) = (doc.image.width, doc.image.height);
     for s in doc.segments.iter().filter(|s| take_from(s)) {
-        let inter = s.geometry.pixel_bounds(w, h).intersect(rect);
+        let bounds = s.geometry.pixel_bounds(w, h);
+        let inter = bounds.intersect(rect);
         if inter.is_empty() {
             continue;
         }
-        let mut local = local_mask(s, w, h, inter);
-        let stroke = sub_crop(painted, rect, inter);
+        // A polygon becomes a bitmap of its own bounds: rasterize those once. A bitmap
+        // is edited within the stroke only.
+        let area = match s.geometry {
+            Geometry::Polygons { .. } => bounds,
+            Geometry::Rle { .. } => inter,
+        };
+        let mut local = local_mask(s, w, h, area);
+        let (aw, rw, iw) = (
+            area.width() as usize,
+            rect.width() as usize,
+            inter.width() as usize,
+        );
         let mut changed = false;
-        for (m, &p) in local.iter_mut().zip(&stroke) {
-            if p != 0 && *m != 0 {
-                *m = 0;
-                changed = true;
+        for y in inter.y0..inter.y1 {
+            let at = (y - area.y0) as usize * aw + (inter.x0 - area.x0) as usize;
+            let from = (y - rect.y0) as usize * rw + (inter.x0 - rect.x0) as usize;
+            for (m, &p) in local[at..at + iw].iter_mut().zip(&painted[from..from + iw]) {
+                if p != 0 && *m != 0 {
+                    *m = 0;
+                    changed = true;
+                }
             }
         }
         if !changed {
             continue;
         }
-        let runs = runs_with(s, w, h, inter, &local);
+        let runs = match &s.geometry {
+            Geometry::Polygons { .. } => replace_runs_in(&[w * h], w, h, area, &local),
+            Geometry::Rle { .. } => runs_with(s, w, h, area, &local),
+        };
         edits.push(if runs_area(&runs) == 0 {
             Edit::remove(doc, s.id)?
         } else {
