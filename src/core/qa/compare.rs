@@ -334,6 +334,13 @@ pub fn thumbnail(
     file_name: &str,
 ) -> Result<Thumbnail> {
     let (w, h) = (pair.width, pair.height);
+    if w == 0 || h == 0 {
+        return Err(Error::invalid(
+            Path::new(file_name),
+            "image.width",
+            "the image has no pixels",
+        ));
+    }
     let scale = (f64::from(THUMBNAIL_SIDE) / f64::from(w.max(h))).min(1.0);
     let tw = ((f64::from(w) * scale).round() as u32).max(1);
     let th = ((f64::from(h) * scale).round() as u32).max(1);
