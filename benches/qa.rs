@@ -44,8 +44,11 @@ enum Shape {
     Ellipse { cx: f64, cy: f64, rx: f64, ry: f64 },
 }
 
+/// A generated segment: its id, its class and its shape.
+type Placed = (u32, u32, Shape);
+
 /// 4 stuff bands covering the image, then 36 thing ellipses on top.
-fn scene(seed: u64) -> Vec<(u32, u32, Shape)> {
+fn scene(seed: u64) -> Vec<Placed> {
     let mut rng = Rng(seed * 2_654_435_761 + 1);
     let mut out = Vec::new();
     let cuts = [0.0, 0.3, 0.55, 0.8, 1.0];
@@ -78,7 +81,7 @@ fn scene(seed: u64) -> Vec<(u32, u32, Shape)> {
 
 /// The prediction: shapes moved and resized by a few pixels, the band borders moved, two
 /// things dropped, one thing's class swapped.
-fn perturb(seed: u64, shapes: &[(u32, u32, Shape)]) -> Vec<(u32, u32, Shape)> {
+fn perturb(seed: u64, shapes: &[Placed]) -> Vec<Placed> {
     let mut rng = Rng(seed * 7_919 + 17);
     let mut j = |s: f64| (rng.next() - 0.5) * 2.0 * s;
     let mut out = Vec::new();
@@ -108,7 +111,7 @@ fn perturb(seed: u64, shapes: &[(u32, u32, Shape)]) -> Vec<(u32, u32, Shape)> {
     out
 }
 
-fn paint(shapes: &[(u32, u32, Shape)]) -> LabelMap {
+fn paint(shapes: &[Placed]) -> LabelMap {
     let mut m = LabelMap::new(W, H);
     for (id, _, s) in shapes {
         match *s {
@@ -137,7 +140,7 @@ fn paint(shapes: &[(u32, u32, Shape)]) -> LabelMap {
     m
 }
 
-fn write_set(dir: &Path, name: &str, maps: &[(LabelMap, Vec<(u32, u32, Shape)>)]) -> PathBuf {
+fn write_set(dir: &Path, name: &str, maps: &[(LabelMap, Vec<Placed>)]) -> PathBuf {
     let json = dir.join(format!("{name}.json"));
     let folder = dir.join(name);
     std::fs::create_dir_all(&folder).unwrap();

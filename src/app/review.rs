@@ -83,6 +83,9 @@ pub struct DiffLayer {
     texture: Option<egui::TextureHandle>,
 }
 
+/// A comparison running on a worker thread: the image, its revision, the answer.
+type DiffJob = (String, u64, Receiver<Result<Disagreement, String>>);
+
 /// A comment being written, pinned at an image point.
 struct PinDraft {
     at: [f64; 2],
@@ -109,7 +112,7 @@ pub struct Review {
     /// Show the disagreement with the gold labels over the canvas.
     pub show_diff: bool,
     pub diff: Option<DiffLayer>,
-    diff_job: Option<(String, u64, Receiver<Result<Disagreement, String>>)>,
+    diff_job: Option<DiffJob>,
     /// Position in the worst-first segment list (J steps it).
     worst_cursor: usize,
     /// Canvas area of the last frame, for zooming to a segment.
