@@ -827,7 +827,7 @@ impl LimnerApp {
             if let Some(s) = self.session.as_mut()
                 && s.doc.add_comment(&user, Some(seg.id), &text, None)
             {
-                s.touch();
+                s.touch_metadata();
             }
         }
         if let Some(state) = set_review {

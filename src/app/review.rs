@@ -169,7 +169,7 @@ impl LimnerApp {
         if let Some(s) = self.session.as_mut()
             && s.doc.set_status(&user, status)
         {
-            s.touch();
+            s.touch_metadata();
             self.statuses[self.current] = status;
         }
     }
@@ -230,7 +230,7 @@ impl LimnerApp {
                 format!("rejected: {reason}")
             };
             s.doc.add_comment(&user, None, &text, None);
-            s.touch();
+            s.touch_metadata();
         }
         self.set_image_status(ImageStatus::Rejected);
         self.flush();
@@ -243,7 +243,7 @@ impl LimnerApp {
         if let Some(s) = self.session.as_mut()
             && s.doc.set_review(&user, id, state)
         {
-            s.touch();
+            s.touch_metadata();
         }
     }
 
@@ -253,7 +253,7 @@ impl LimnerApp {
         if let Some(s) = self.session.as_mut()
             && s.doc.add_comment(&user, segment, text.trim(), Some(at))
         {
-            s.touch();
+            s.touch_metadata();
         }
     }
 
@@ -591,7 +591,7 @@ impl LimnerApp {
             }
         }
         if changed {
-            s.touch();
+            s.touch_metadata();
             self.image_tags[self.current] = s.doc.tags.clone();
             self.image_gold[self.current] = s.doc.gold;
         }

@@ -204,6 +204,12 @@ impl ImageSession {
         self.changed();
     }
 
+    /// Marks a change that leaves every pixel as it was (status, review states,
+    /// comments, tags): saved like an edit, without resolving anything again.
+    pub fn touch_metadata(&mut self) {
+        self.record_change(Some(PixelRect::EMPTY));
+    }
+
     /// True when edits are not on disk yet.
     pub fn is_dirty(&self) -> bool {
         self.dirty_since.is_some()
@@ -375,6 +381,21 @@ mod tests {
             }
             assert!(s.doc.segments.is_empty(), "case {case}: back to the start");
         }
+    }
+
+    #[test]
+    fn metadata_changes_save_without_touching_pixels() {
+        let mut s = ImageSession::new(ImageDocument::new("a.png", 40, 30));
+        let base = s.revision;
+        s.doc.status = crate::core::document::ImageStatus::Done;
+        s.touch_metadata();
+        assert!(s.is_dirty(), "a status change must reach disk");
+        assert_ne!(s.revision, base);
+        assert_eq!(
+            s.changed_since(base),
+            Some(crate::core::geometry::PixelRect::EMPTY),
+            "no pixel changed"
+        );
     }
 
     #[test]
