@@ -58,6 +58,17 @@ pub struct Disagreement {
     pub band_error_pixels: u64,
 }
 
+/// How a pixel with gold class `gold` and current class `current` compares (0 = void).
+/// The one rule for every disagreement view and report.
+pub fn classify(gold: u32, current: u32) -> PixelDiff {
+    match (gold, current) {
+        _ if gold == current => PixelDiff::Agree,
+        (0, _) => PixelDiff::FalsePositive,
+        (_, 0) => PixelDiff::FalseNegative,
+        _ => PixelDiff::WrongClass,
+    }
+}
+
 /// Category of every pixel of a resolved map (0 = void).
 pub fn class_map(doc: &ImageDocument, map: &LabelMap) -> Vec<u32> {
     let cat: HashMap<u32, u32> = doc.segments.iter().map(|s| (s.id, s.category_id)).collect();
@@ -92,12 +103,7 @@ pub fn compare(
     let pixels: Vec<PixelDiff> = gcls
         .iter()
         .zip(&pcls)
-        .map(|(&g, &p)| match (g, p) {
-            _ if g == p => PixelDiff::Agree,
-            (0, _) => PixelDiff::FalsePositive,
-            (_, 0) => PixelDiff::FalseNegative,
-            _ => PixelDiff::WrongClass,
-        })
+        .map(|(&g, &p)| classify(g, p))
         .collect();
     let in_band = boundary_band(&gmap, band);
     let error_pixels = pixels.iter().filter(|d| **d != PixelDiff::Agree).count() as u64;

@@ -573,7 +573,7 @@ impl ImagePair {
 
     /// Per pixel, row-major: 0 agreement, 1 false positive (the prediction gives a class
     /// the gold does not: gold void or another class), 2 false negative (gold labeled,
-    /// prediction void). The same reading as `core::disagreement`, with wrong-class
+    /// prediction void), by `core::disagreement::classify`, with wrong-class
     /// pixels drawn as false positives.
     pub fn disagreement(&self) -> Vec<u8> {
         let (w, h) = (self.width as usize, self.height as usize);
@@ -584,11 +584,11 @@ impl ImagePair {
                 &self.pred_cats[x * h..(x + 1) * h],
             );
             for y in 0..h {
-                out[y * w + x] = match (g[y], p[y]) {
-                    (0, 0) => 0,
-                    (_, 0) => 2,
-                    (g, p) if g != p => 1,
-                    _ => 0,
+                use crate::core::disagreement::{PixelDiff, classify};
+                out[y * w + x] = match classify(u32::from(g[y]), u32::from(p[y])) {
+                    PixelDiff::Agree => 0,
+                    PixelDiff::FalseNegative => 2,
+                    PixelDiff::FalsePositive | PixelDiff::WrongClass => 1,
                 };
             }
         }
