@@ -204,14 +204,16 @@ def random_walk(region, rng, steps, step_len):
     return pts
 
 
-def initial_prompts(gt, valid, rng):
-    """Guidance [4,S,S] with the first prompts. Modes: clicks 55%, scribbles 20%, box 25%."""
+def initial_prompts(gt, valid, rng, box_frac=0.25):
+    """Guidance [4,S,S] with the first prompts. Modes: box `box_frac` (default 25%), the rest clicks and
+    scribbles 55:20 (55% / 20% at the default)."""
+    click_end = (1.0 - box_frac) * 0.55 / 0.75
     S = gt.shape[0]
     g = np.zeros((4, S, S), np.float32)
     d = padded_dt(gt)
     dmax = d.max()
     mode = rng.random()
-    if mode < 0.55 or dmax < 3:
+    if mode < click_end or dmax < 3:
         # first click: interior-most point (jittered) or a random fairly-interior point
         if rng.random() < 0.6:
             r, c = divmod(int(np.argmax(d)), S)
@@ -232,7 +234,7 @@ def initial_prompts(gt, valid, rng):
                 for _ in range(rng.integers(0, 3)):
                     j = rng.integers(len(xs))
                     draw_disk(g[1], xs[j] + 0.5, ys[j] + 0.5)
-    elif mode < 0.75:
+    elif mode < 1.0 - box_frac:
         inner = d >= min(3.0, dmax)
         for _ in range(1 if rng.random() < 0.7 else 2):
             pts = random_walk(inner, rng, int(rng.integers(4, 40)), rng.uniform(3, 8))
@@ -259,7 +261,7 @@ def initial_prompts(gt, valid, rng):
     return g
 
 
-def make_sample(pool, rng, S):
+def make_sample(pool, rng, S, box_frac=0.25):
     for _ in range(20):
         u = rng.random()
         if u < 0.6:
@@ -277,7 +279,7 @@ def make_sample(pool, rng, S):
         im = color_aug(im, rng)
         x = (im / 255.0 - MEAN) / STD
         x[~valid] = 0.0
-        g = initial_prompts(gt, valid, rng)
+        g = initial_prompts(gt, valid, rng, box_frac)
         return x.transpose(2, 0, 1).astype(np.float32), g, gt, valid
     raise RuntimeError("could not make a sample")
 
@@ -286,8 +288,8 @@ class Stream(torch.utils.data.IterableDataset):
     """Yields whole batches; the crop size is drawn per batch from `sizes` (multi-scale training, so the
     model sees objects spanning up to ~350 px as in the runtime's 320-512 px inputs)."""
 
-    def __init__(self, sizes, batch, seed):
-        self.sizes, self.batch, self.seed = list(sizes), batch, seed
+    def __init__(self, sizes, batch, seed, box_frac=0.25):
+        self.sizes, self.batch, self.seed, self.box_frac = list(sizes), batch, seed, box_frac
 
     def __iter__(self):
         cv2.setNumThreads(1)
@@ -298,6 +300,6 @@ class Stream(torch.utils.data.IterableDataset):
         pool = Pool()
         while True:
             S = int(self.sizes[rng.integers(len(self.sizes))])
-            xs, gs, gts, vs = zip(*[make_sample(pool, rng, S) for _ in range(self.batch)])
+            xs, gs, gts, vs = zip(*[make_sample(pool, rng, S, self.box_frac) for _ in range(self.batch)])
             yield (torch.from_numpy(np.stack(xs)), torch.from_numpy(np.stack(gs)),
                    torch.from_numpy(np.stack(gts)), torch.from_numpy(np.stack(vs)))

@@ -94,6 +94,7 @@ def main():
                     help="cosine LR over --minutes of wall time instead of --total-steps (for a fixed-length"
                          " run on a machine of unknown speed)")
     ap.add_argument("--ckpt-copy", help="also copy each checkpoint into this folder")
+    ap.add_argument("--box-frac", type=float, default=0.25, help="share of samples whose first prompt is a box")
     ap.add_argument("--click-threads", type=int, default=0, help="threads for click simulation (0 = inline)")
     ap.add_argument("--amp", choices=["auto", "on", "off"], default="auto",
                     help="bf16 autocast; auto = on for CUDA, off on CPU (measured: bf16 depthwise convs are"
@@ -146,7 +147,7 @@ def main():
     t0 = time.time()
     Pool()  # build the cache once here, not in every worker at the same time
     print(f"pool ready in {time.time() - t0:.1f} s", flush=True)
-    ds = Stream(args.size, args.batch, seed=args.seed * 1000003 + step)
+    ds = Stream(args.size, args.batch, seed=args.seed * 1000003 + step, box_frac=args.box_frac)
     dl = torch.utils.data.DataLoader(ds, batch_size=None, num_workers=args.workers,
                                      persistent_workers=args.workers > 0,
                                      multiprocessing_context="spawn" if args.workers > 0 else None,
@@ -159,6 +160,9 @@ def main():
     t_start = time.time()
     t_ck = time.time()
     t_log, n_log, l_log, iou_log = time.time(), 0, 0.0, 0.0
+    # where the wall time goes between log lines: waiting for samples, simulating clicks, the rest
+    t_wait = t_click = 0.0
+    t_fetch = time.time()
 
     def save():
         cfg = {k: getattr(args, k) for k in ("nblocks", "dec", "size", "batch", "total_steps", "lr")}
@@ -175,6 +179,7 @@ def main():
 
     model.train()
     for x, g, gt, valid in dl:
+        t_wait += time.time() - t_fetch
         x = x.to(dev, non_blocking=True).contiguous(memory_format=torch.channels_last)
         g = g.to(dev)
         gtf = gt.to(dev).float()[:, None]
@@ -191,7 +196,9 @@ def main():
             with torch.no_grad(), torch.autocast(**amp):
                 for _ in range(n_it):
                     prob = torch.sigmoid(model(x, g.contiguous(memory_format=torch.channels_last)).float())
+                    tc = time.time()
                     g = add_error_clicks(prob, g, gt, valid, rng, click_pool)
+                    t_click += time.time() - tc
         with torch.autocast(**amp):
             logits = model(x, g.contiguous(memory_format=torch.channels_last))
         loss = loss_fn(logits, gtf)
@@ -210,8 +217,9 @@ def main():
         if step % 20 == 0:
             dt = time.time() - t_log
             print(f"step {step} seen {seen} loss {l_log / 20:.4f} iou {iou_log / 20:.3f} lr {s * args.lr:.2e} "
-                  f"{n_log / dt:.2f} samples/s", flush=True)
+                  f"{n_log / dt:.2f} samples/s (wait {t_wait / dt:.0%}, clicks {t_click / dt:.0%})", flush=True)
             t_log, n_log, l_log, iou_log = time.time(), 0, 0.0, 0.0
+            t_wait = t_click = 0.0
         done = step >= args.max_steps or (time.time() - t_start) / 60 >= args.minutes
         if time.time() - t_ck >= args.ckpt_min * 60 or done:
             save()
@@ -219,6 +227,7 @@ def main():
             print(f"checkpoint step {step} seen {seen}", flush=True)
         if done:
             break
+        t_fetch = time.time()
 
 
 if __name__ == "__main__":
