@@ -387,7 +387,8 @@ fn bench_noc(
             .file_stem()
             .map(|s| s.to_string_lossy().into_owned())
             .unwrap_or_default();
-        let run = noc::run_object(predictor.as_mut(), image, &gt, max_clicks, &name)?;
+        let mut run = noc::run_object(predictor.as_mut(), image, &gt, max_clicks, &name)?;
+        run.box_only_iou = noc::box_only_iou(predictor.as_mut(), image, &gt)?;
         eprintln!(
             "{name}: IoU@1 {:.3}, NoC@90 {}",
             run.ious.first().copied().unwrap_or(0.0),
@@ -401,6 +402,9 @@ fn bench_noc(
     println!("NoC@85           {:.2}", s.noc85);
     println!("NoC@90           {:.2}", s.noc90);
     println!("mIoU@1           {:.3}", s.miou_at_1);
+    if let Some(b) = s.miou_box_only {
+        println!("mIoU box only    {b:.3}");
+    }
     println!("ms/click median  {:.1}", s.ms_per_click_median);
     println!("ms/click mean    {:.1}", s.ms_per_click_mean);
     if let Some(path) = json {

@@ -9,7 +9,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use super::prompt::{Click, Prompts};
+use super::prompt::{Click, PromptKind, Prompts};
 use super::{MaskPredictor, ModelError};
 use crate::core::geometry::BitMask;
 
@@ -90,6 +90,8 @@ pub struct ObjectRun {
     pub name: String,
     pub ious: Vec<f64>,
     pub ms: Vec<f64>,
+    /// IoU from the object's tight box alone ([`box_only_iou`]), when measured.
+    pub box_only_iou: Option<f64>,
 }
 
 impl ObjectRun {
@@ -118,6 +120,7 @@ pub fn run_object(
         name: name.into(),
         ious: Vec::new(),
         ms: Vec::new(),
+        box_only_iou: None,
     };
     for _ in 0..max_clicks {
         let Some(click) = next_click(gt, &pred) else {
@@ -137,6 +140,26 @@ pub fn run_object(
     Ok(run)
 }
 
+/// IoU of the mask predicted from a box prompt alone: the object's tight bounding box, no
+/// click (`None` when the predictor takes no boxes or the object is empty). The box tool's
+/// first preview is exactly this, so a model that learns clicks but forgets boxes shows here.
+pub fn box_only_iou(
+    predictor: &mut dyn MaskPredictor,
+    image: &image::RgbImage,
+    gt: &BitMask,
+) -> Result<Option<f64>, ModelError> {
+    let b = gt.bounds();
+    if b.is_empty() || !predictor.supports().contains(&PromptKind::Box) {
+        return Ok(None);
+    }
+    let prompts = Prompts {
+        bbox: Some([b.x0 as f32, b.y0 as f32, b.x1 as f32, b.y1 as f32]),
+        ..Prompts::default()
+    };
+    let p = predictor.predict(image, &prompts)?;
+    Ok(Some(iou(gt, &p.mask)))
+}
+
 /// Summary over objects.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct NocSummary {
@@ -144,12 +167,15 @@ pub struct NocSummary {
     pub noc85: f64,
     pub noc90: f64,
     pub miou_at_1: f64,
+    /// Mean IoU from the tight box alone, over the objects that have it.
+    pub miou_box_only: Option<f64>,
     pub ms_per_click_median: f64,
     pub ms_per_click_mean: f64,
 }
 
 /// Averages NoC@85, NoC@90 and IoU after one click; median and mean ms per click.
 pub fn summarize(runs: &[ObjectRun], max_clicks: usize) -> NocSummary {
+    let boxes: Vec<f64> = runs.iter().filter_map(|r| r.box_only_iou).collect();
     let n = runs.len().max(1) as f64;
     let mut ms: Vec<f64> = runs.iter().flat_map(|r| r.ms.iter().copied()).collect();
     ms.sort_by(f64::total_cmp);
@@ -170,6 +196,7 @@ pub fn summarize(runs: &[ObjectRun], max_clicks: usize) -> NocSummary {
             .map(|r| r.ious.first().copied().unwrap_or(0.0))
             .sum::<f64>()
             / n,
+        miou_box_only: (!boxes.is_empty()).then(|| boxes.iter().sum::<f64>() / boxes.len() as f64),
         ms_per_click_median: ms.get(ms.len() / 2).copied().unwrap_or(0.0),
         ms_per_click_mean: ms.iter().sum::<f64>() / ms.len().max(1) as f64,
     }
@@ -269,12 +296,59 @@ mod tests {
         assert_eq!(iou(&gt, &gt), 1.0);
     }
 
+    /// Predicts the box itself, filled: IoU with a disk is then its share of the box.
+    struct FillBox(Vec<PromptKind>);
+
+    impl MaskPredictor for FillBox {
+        fn supports(&self) -> &[PromptKind] {
+            &self.0
+        }
+        fn predict(
+            &mut self,
+            image: &image::RgbImage,
+            prompts: &Prompts,
+        ) -> Result<super::super::Prediction, ModelError> {
+            let [x0, y0, x1, y1] = prompts.bbox.expect("box-only prompt");
+            assert!(prompts.clicks.is_empty() && prompts.previous.is_none());
+            let (w, h) = image.dimensions();
+            let mask = rect_mask(w, h, x0 as u32, y0 as u32, x1 as u32, y1 as u32);
+            let probability = mask.data.iter().map(|&v| f32::from(v)).collect();
+            Ok(super::super::Prediction {
+                width: w,
+                height: h,
+                probability,
+                mask,
+            })
+        }
+    }
+
+    #[test]
+    fn box_only_prompt_is_the_tight_box() {
+        let image = image::RgbImage::new(40, 30);
+        let rect = rect_mask(40, 30, 5, 7, 21, 19);
+        let mut fill = FillBox(vec![PromptKind::Box]);
+        assert_eq!(box_only_iou(&mut fill, &image, &rect).unwrap(), Some(1.0));
+        // a plus sign fills 9 of the 25 pixels of its box
+        let mut plus = BitMask::new(40, 30);
+        for i in 0..5 {
+            plus.set(10 + i, 12, true);
+            plus.set(12, 10 + i, true);
+        }
+        let v = box_only_iou(&mut fill, &image, &plus).unwrap().unwrap();
+        assert!((v - 9.0 / 25.0).abs() < 1e-12, "{v}");
+        let mut clicks_only = FillBox(vec![PromptKind::Click]);
+        assert_eq!(box_only_iou(&mut clicks_only, &image, &rect).unwrap(), None);
+        let empty = BitMask::new(40, 30);
+        assert_eq!(box_only_iou(&mut fill, &image, &empty).unwrap(), None);
+    }
+
     #[test]
     fn noc_counts_first_crossing_or_cap() {
         let r = ObjectRun {
             name: "o".into(),
             ious: vec![0.5, 0.86, 0.91],
             ms: vec![1.0; 3],
+            box_only_iou: None,
         };
         assert_eq!(r.noc(0.85, 20), 2);
         assert_eq!(r.noc(0.90, 20), 3);
