@@ -141,7 +141,7 @@ pub fn run_object(
 }
 
 /// IoU of the mask predicted from a box prompt alone: the object's tight bounding box, no
-/// click (`None` when the predictor takes no boxes or the object is empty). The box tool's
+/// click (`None` when the predictor takes no boxes, or no box alone, or the object is empty). The box tool's
 /// first preview is exactly this, so a model that learns clicks but forgets boxes shows here.
 pub fn box_only_iou(
     predictor: &mut dyn MaskPredictor,
@@ -156,8 +156,12 @@ pub fn box_only_iou(
         bbox: Some([b.x0 as f32, b.y0 as f32, b.x1 as f32, b.y1 as f32]),
         ..Prompts::default()
     };
-    let p = predictor.predict(image, &prompts)?;
-    Ok(Some(iou(gt, &p.mask)))
+    match predictor.predict(image, &prompts) {
+        Ok(p) => Ok(Some(iou(gt, &p.mask))),
+        // Some backends take a box only as a bound on other prompts (region-grow).
+        Err(ModelError::Prompt(_)) => Ok(None),
+        Err(e) => Err(e),
+    }
 }
 
 /// Summary over objects.
