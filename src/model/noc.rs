@@ -141,8 +141,9 @@ pub fn run_object(
 }
 
 /// IoU of the mask predicted from a box prompt alone: the object's tight bounding box, no
-/// click (`None` when the predictor takes no boxes, or no box alone, or the object is empty). The box tool's
-/// first preview is exactly this, so a model that learns clicks but forgets boxes shows here.
+/// click. `None` when the predictor takes no boxes, or no box alone, or the object is
+/// empty. The box tool's first preview is exactly this, so a model that learns clicks but
+/// forgets boxes shows here.
 pub fn box_only_iou(
     predictor: &mut dyn MaskPredictor,
     image: &image::RgbImage,
@@ -300,7 +301,7 @@ mod tests {
         assert_eq!(iou(&gt, &gt), 1.0);
     }
 
-    /// Predicts the box itself, filled: IoU with a disk is then its share of the box.
+    /// Predicts the box itself, filled: the IoU with a shape is then its share of the box.
     struct FillBox(Vec<PromptKind>);
 
     impl MaskPredictor for FillBox {
