@@ -147,7 +147,11 @@ fn kill_9_right_after_an_edit_keeps_the_work_and_the_lock_recovers() {
     );
     // The lock the app takes on open (not a whole app: its model thread would still be
     // loading ONNX Runtime when this test process exits).
-    let reopened = limner::app::lock::ProjectLock::acquire(dir.path());
+    let reopened = limner::core::lock::ProjectLock::acquire(
+        dir.path(),
+        limner::core::lock::Writer::App,
+        "(editing)",
+    );
     assert!(
         reopened.is_ok(),
         "the dead process's lock blocks: {:?}",

@@ -11,6 +11,14 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 SHARED = os.environ.get("LIMNER_SHARED") or os.path.normpath(os.path.join(HERE, "..", "..", "shared"))
 BSDS = os.path.join(SHARED, "data", "bsds500")
 HORSES = os.path.join(SHARED, "data", "weizmann_horses")
+ECSSD = os.path.join(SHARED, "data", "ecssd")
+COCO128 = os.path.join(SHARED, "data", "coco128-seg")
+CAMVID = os.path.join(SHARED, "data", "camvid")
+# CamVid classes that are countable objects (car, pedestrian, bicyclist, sign, pole) vs stuff; 11 = void
+CAMVID_THINGS = (2, 6, 8, 9, 10)
+CAMVID_VOID = 11
+# CamVid is split by sequence (consecutive frames are near-duplicates): 0006R0 is held out
+CAMVID_VAL_SEQ = "0006R0"
 
 MEAN = np.array([0.485, 0.456, 0.406], np.float32)
 STD = np.array([0.229, 0.224, 0.225], np.float32)
@@ -24,6 +32,52 @@ def bsds_ids():
 
 def horse_ids():
     return sorted(f[:-4] for f in os.listdir(os.path.join(HORSES, "images")) if f.endswith(".jpg"))
+
+
+def ecssd_ids():
+    return sorted(f[:-4] for f in os.listdir(os.path.join(ECSSD, "images")) if f.endswith(".jpg"))
+
+
+def coco_ids():
+    """coco128-seg images that have a label file (two have none; two labels have no image)."""
+    imgs = {f[:-4] for f in os.listdir(os.path.join(COCO128, "images")) if f.endswith(".jpg")}
+    labs = {f[:-4] for f in os.listdir(os.path.join(COCO128, "labels")) if f.endswith(".txt")}
+    return sorted(imgs & labs)
+
+
+def camvid_ids():
+    return sorted(f[:-4] for f in os.listdir(os.path.join(CAMVID, "images")) if f.endswith(".jpg"))
+
+
+def val_ecssd():
+    """every 10th sorted ECSSD id"""
+    return ecssd_ids()[::10]
+
+
+def val_coco():
+    """every 10th sorted coco128-seg id"""
+    return coco_ids()[::10]
+
+
+def val_camvid():
+    return [i for i in camvid_ids() if i.startswith(CAMVID_VAL_SEQ)]
+
+
+def coco_instances(img_id, shape):
+    """bool masks of the instances of one coco128-seg image, filled as Ultralytics does (polygon x image
+    size, truncated to int32, cv2.fillPoly)."""
+    h, w = shape
+    out = []
+    with open(os.path.join(COCO128, "labels", img_id + ".txt")) as f:
+        for line in f:
+            v = line.split()
+            if len(v) < 7:
+                continue
+            xy = np.array(v[1:], np.float64).reshape(-1, 2) * np.array([w, h])
+            m = np.zeros((h, w), np.uint8)
+            cv2.fillPoly(m, [xy.astype(np.int32)], 1)
+            out.append(m.astype(bool))
+    return out
 
 
 def read_list(name):
@@ -176,9 +230,56 @@ def bsds_eval_objects(img_id, max_per_image=3, stuff=False):
     return out
 
 
-def eval_set(max_images=None, horses=False, stuff=False):
-    """list of (stem, image_path, [bool masks])"""
+def largest_cc(m):
+    nc, cc, st, _ = cv2.connectedComponentsWithStats(m.astype(np.uint8), connectivity=8)
+    if nc <= 2:
+        return m
+    return cc == 1 + int(np.argmax(st[1:, cv2.CC_STAT_AREA]))
+
+
+def source_eval_objects(source, img_id):
+    """held-out objects of the new sources: ECSSD's salient mask (largest component), coco128-seg's
+    instances and CamVid's thing components, each 1-60 % of the image and not thin, at most 3 per image,
+    largest first."""
+    if source == "ecssd":
+        path = os.path.join(ECSSD, "images", img_id + ".jpg")
+        cands = [largest_cc(load_gray(os.path.join(ECSSD, "masks", img_id + ".png")) > 127)]
+    elif source == "coco":
+        path = os.path.join(COCO128, "images", img_id + ".jpg")
+        h, w = load_rgb(path).shape[:2]
+        cands = [largest_cc(m) for m in coco_instances(img_id, (h, w))]
+    else:
+        path = os.path.join(CAMVID, "images", img_id + ".jpg")
+        lm = load_gray(os.path.join(CAMVID, "labels", img_id + ".png"))
+        cands = []
+        for c in CAMVID_THINGS:
+            nc, cc = cv2.connectedComponents((lm == c).astype(np.uint8), connectivity=8)
+            cands += [cc == k for k in range(1, nc)]
+    n = None
+    out = []
+    for m in sorted(cands, key=lambda m: -int(m.sum())):
+        n = m.size
+        if not (0.01 * n <= m.sum() <= 0.6 * n) or not thin_ok(m, min_core=0.4, erode_px=2.0, min_maxdist=4.0):
+            continue
+        out.append(m)
+        if len(out) >= 3:
+            break
+    return path, out
+
+
+def eval_set(max_images=None, horses=False, stuff=False, source=None):
+    """list of (stem, image_path, [bool masks]); source = ecssd, coco or camvid for the held-out part of a
+    new source (CamVid: every 4th frame of the held-out sequence)."""
     items = []
+    if source:
+        ids = {"ecssd": val_ecssd, "coco": val_coco, "camvid": lambda: val_camvid()[::4]}[source]()
+        for i in ids:
+            path, objs = source_eval_objects(source, i)
+            if objs:
+                items.append((i, path, objs))
+            if max_images and len(items) >= max_images:
+                break
+        return items
     if horses:
         for h in val_horses()[: max_images or None]:
             m = load_gray(os.path.join(HORSES, "masks", h + ".png")) > 127

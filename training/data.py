@@ -1,5 +1,5 @@
-"""Training sample generator: BSDS500 regions (+ merged neighbours), Weizmann horses, synthetic
-composites; scale/crop/flip/rotate + colour augmentation; initial prompts (clicks, scribbles, box).
+"""Training sample generator: BSDS500 regions (+ merged neighbours), Weizmann horses, ECSSD salient
+objects, coco128-seg instances, CamVid street objects and regions, synthetic composites; scale/crop/flip/rotate + colour augmentation; initial prompts (clicks, scribbles, box).
 
 A sample is (image [3,S,S] normalized, guidance [4,S,S], gt [S,S] bool, valid [S,S] bool).
 The iterative (model-in-the-loop) clicks are added by train.py.
@@ -11,8 +11,12 @@ import cv2
 import numpy as np
 import torch
 
-from common import (BSDS, HORSES, MEAN, STD, bsds_ids, draw_disk, draw_stroke, horse_ids, load_gray,
-                    load_rgb, padded_dt, val_bsds, val_horses, HERE)
+from common import (BSDS, CAMVID, CAMVID_THINGS, CAMVID_VOID, ECSSD, HORSES, MEAN, STD, bsds_ids, camvid_ids,
+                    coco_ids, coco_instances, COCO128, draw_disk, draw_stroke, ecssd_ids, horse_ids, load_gray,
+                    load_rgb, padded_dt, val_bsds, val_camvid, val_coco, val_ecssd, val_horses, HERE)
+
+# where a sample's object comes from (shares of all samples; composites paste any of the object sources)
+SOURCE_WEIGHTS = {"bsds": 0.36, "horse": 0.08, "ecssd": 0.18, "coco": 0.14, "camvid": 0.08, "composite": 0.16}
 
 FILL = tuple(float(v) for v in (MEAN * 255.0))  # colour that normalizes to 0
 
@@ -20,7 +24,7 @@ FILL = tuple(float(v) for v in (MEAN * 255.0))  # colour that normalizes to 0
 class Pool:
     """All training images and candidate object masks, in memory."""
 
-    def __init__(self, cache=os.path.join(HERE, "cache", "pool.pkl")):
+    def __init__(self, cache=os.path.join(HERE, "cache", "pool2.pkl")):
         if os.path.exists(cache):
             with open(cache, "rb") as f:
                 d = pickle.load(f)
@@ -64,7 +68,68 @@ class Pool:
                 continue
             himgs.append(load_rgb(os.path.join(HORSES, "images", h + ".jpg")))
             hmasks.append(load_gray(os.path.join(HORSES, "masks", h + ".png")) > 127)
-        return dict(bimgs=bimgs, blms=blms, bcands=bcands, himgs=himgs, hmasks=hmasks)
+        # ECSSD: the salient mask, or one of its parts when it has several
+        eimgs, emasks = [], []
+        for e in sorted(set(ecssd_ids()) - set(val_ecssd())):
+            eimgs.append(load_rgb(os.path.join(ECSSD, "images", e + ".jpg")))
+            emasks.append(np.packbits(load_gray(os.path.join(ECSSD, "masks", e + ".png")) > 127, axis=-1))
+        # coco128-seg: every instance covering >= 0.2 % of its image, masks bit-packed
+        cimgs, cmasks = [], []
+        for c in sorted(set(coco_ids()) - set(val_coco())):
+            img = load_rgb(os.path.join(COCO128, "images", c + ".jpg"))
+            ms = [m for m in coco_instances(c, img.shape[:2]) if m.sum() >= 0.002 * m.size]
+            if ms:
+                cimgs.append(img)
+                cmasks.append([np.packbits(m, axis=-1) for m in ms])
+        # CamVid: label maps; a candidate = (frame, class); the component is drawn when sampled
+        vimgs, vlms = [], []
+        for v in sorted(set(camvid_ids()) - set(val_camvid())):
+            vimgs.append(load_rgb(os.path.join(CAMVID, "images", v + ".jpg")))
+            vlms.append(load_gray(os.path.join(CAMVID, "labels", v + ".png")))
+        return dict(bimgs=bimgs, blms=blms, bcands=bcands, himgs=himgs, hmasks=hmasks, eimgs=eimgs,
+                    emasks=emasks, cimgs=cimgs, cmasks=cmasks, vimgs=vimgs, vlms=vlms)
+
+    def ecssd_object(self, rng):
+        j = rng.integers(len(self.eimgs))
+        img = self.eimgs[j]
+        m = np.unpackbits(self.emasks[j], axis=-1, count=img.shape[1]).astype(bool)
+        if rng.random() < 0.3:
+            nc, cc, st, _ = cv2.connectedComponentsWithStats(m.astype(np.uint8), connectivity=8)
+            big = [k for k in range(1, nc) if st[k, cv2.CC_STAT_AREA] >= 0.005 * m.size]
+            if len(big) > 1:
+                m = cc == big[rng.integers(len(big))]
+        return img, m
+
+    def coco_object(self, rng):
+        j = rng.integers(len(self.cimgs))
+        img = self.cimgs[j]
+        ms = self.cmasks[j]
+        return img, np.unpackbits(ms[rng.integers(len(ms))], axis=-1, count=img.shape[1]).astype(bool)
+
+    def camvid_object(self, rng):
+        """a connected component of a thing class (70 %) or a whole stuff region, not touching void"""
+        for _ in range(10):
+            j = rng.integers(len(self.vimgs))
+            lm = self.vlms[j]
+            classes = [c for c in np.unique(lm) if c != CAMVID_VOID]
+            things = [c for c in classes if c in CAMVID_THINGS]
+            if things and rng.random() < 0.7:
+                c = things[rng.integers(len(things))]
+                nc, cc, st, _ = cv2.connectedComponentsWithStats((lm == c).astype(np.uint8), connectivity=8)
+                ok = [k for k in range(1, nc) if st[k, cv2.CC_STAT_AREA] >= 150]
+                if not ok:
+                    continue
+                return self.vimgs[j], cc == ok[rng.integers(len(ok))]
+            stuff = [c for c in classes if c not in CAMVID_THINGS]
+            if stuff:
+                m = lm == stuff[rng.integers(len(stuff))]
+                if 0.01 * m.size <= m.sum() <= 0.8 * m.size:
+                    return self.vimgs[j], m
+        return self.vimgs[j], lm == lm[lm.shape[0] // 2, lm.shape[1] // 2]
+
+    def object(self, source, rng):
+        return {"bsds": self.bsds_object, "horse": self.horse_object, "ecssd": self.ecssd_object,
+                "coco": self.coco_object, "camvid": self.camvid_object}[source](rng)
 
     def bsds_object(self, rng):
         ii, k, lab = self.bcands[rng.integers(len(self.bcands))]
@@ -87,9 +152,9 @@ class Pool:
         return self.himgs[j], self.hmasks[j]
 
     def any_image(self, rng):
-        if rng.random() < 0.6:
-            return self.bimgs[rng.integers(len(self.bimgs))]
-        return self.himgs[rng.integers(len(self.himgs))]
+        imgs = [self.bimgs, self.himgs, self.eimgs, self.cimgs, self.vimgs][
+            rng.choice(5, p=[0.35, 0.15, 0.2, 0.2, 0.1])]
+        return imgs[rng.integers(len(imgs))]
 
 
 def bbox(m):
@@ -99,7 +164,8 @@ def bbox(m):
 
 def composite(pool, rng):
     """Paste an object (horse or BSDS region) onto another image. Target = pasted object."""
-    img, m = pool.horse_object(rng) if rng.random() < 0.5 else pool.bsds_object(rng)
+    src = ["horse", "bsds", "ecssd", "coco"][rng.choice(4, p=[0.25, 0.25, 0.3, 0.2])]
+    img, m = pool.object(src, rng)
     bg = pool.any_image(rng).copy()
     x0, y0, x1, y1 = bbox(m)
     fg = img[y0:y1, x0:x1]
@@ -263,13 +329,8 @@ def initial_prompts(gt, valid, rng, box_frac=0.25):
 
 def make_sample(pool, rng, S, box_frac=0.25):
     for _ in range(20):
-        u = rng.random()
-        if u < 0.6:
-            img, m = pool.bsds_object(rng)
-        elif u < 0.82:
-            img, m = pool.horse_object(rng)
-        else:
-            img, m = composite(pool, rng)
+        src = list(SOURCE_WEIGHTS)[rng.choice(len(SOURCE_WEIGHTS), p=list(SOURCE_WEIGHTS.values()))]
+        img, m = composite(pool, rng) if src == "composite" else pool.object(src, rng)
         if m.sum() < 16:
             continue
         im, gt, valid = geo_crop(img, m, S, rng)

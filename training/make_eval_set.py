@@ -24,12 +24,14 @@ def main():
     ap.add_argument("--stuff", action="store_true",
                     help="also keep background-like BSDS regions (touching 3+ sides or 2 opposite sides)")
     ap.add_argument("--horses", action="store_true")
+    ap.add_argument("--source", choices=["ecssd", "coco", "camvid"],
+                    help="the held-out part of a new source instead of BSDS")
     ap.add_argument("--max-images", type=int, default=0)
     args = ap.parse_args()
     os.makedirs(os.path.join(args.dir, "images"), exist_ok=True)
     os.makedirs(os.path.join(args.dir, "masks"), exist_ok=True)
     n_obj = 0
-    items = eval_set(args.max_images or None, horses=args.horses, stuff=args.stuff)
+    items = eval_set(args.max_images or None, horses=args.horses, stuff=args.stuff, source=args.source)
     for stem, path, masks in items:
         shutil.copyfile(path, os.path.join(args.dir, "images", stem + ".jpg"))
         for k, m in enumerate(masks):

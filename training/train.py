@@ -95,6 +95,9 @@ def main():
                          " run on a machine of unknown speed)")
     ap.add_argument("--ckpt-copy", help="also copy each checkpoint into this folder")
     ap.add_argument("--box-frac", type=float, default=0.25, help="share of samples whose first prompt is a box")
+    ap.add_argument("--freeze-bn", action="store_true",
+                    help="keep every BatchNorm in eval mode (running statistics fixed); needed when starting from"
+                         " onnx_to_ckpt.py's checkpoint, whose BatchNorms are folded into the convolutions")
     ap.add_argument("--click-threads", type=int, default=0, help="threads for click simulation (0 = inline)")
     ap.add_argument("--amp", choices=["auto", "on", "off"], default="auto",
                     help="bf16 autocast; auto = on for CUDA, off on CPU (measured: bf16 depthwise convs are"
@@ -178,6 +181,10 @@ def main():
             os.replace(os.path.join(args.ckpt_copy, "last.pt.tmp"), os.path.join(args.ckpt_copy, "last.pt"))
 
     model.train()
+    if args.freeze_bn:
+        for m in model.modules():
+            if isinstance(m, torch.nn.BatchNorm2d):
+                m.eval()
     for x, g, gt, valid in dl:
         t_wait += time.time() - t_fetch
         x = x.to(dev, non_blocking=True).contiguous(memory_format=torch.channels_last)

@@ -21,7 +21,6 @@ pub mod canvas;
 pub mod demo;
 pub mod history;
 pub mod loader;
-pub mod lock;
 pub mod paint;
 pub mod polygon_edit;
 pub mod recent;
@@ -35,6 +34,7 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use crate::core::document::ImageStatus;
+use crate::core::lock::{ProjectLock, Writer};
 use crate::core::ontology::palette_color;
 use crate::core::project::Project;
 
@@ -92,7 +92,7 @@ struct Toast {
 /// The application: the project (store) plus UI state.
 pub struct LimnerApp {
     pub project: Project,
-    _lock: Option<lock::ProjectLock>,
+    _lock: Option<ProjectLock>,
     /// Image file names, sorted.
     pub images: Vec<String>,
     /// Status per image (from its document when it has one).
@@ -138,7 +138,8 @@ impl LimnerApp {
     /// Opens a project (or a plain folder of images) and takes its lock.
     pub fn open(dir: &std::path::Path) -> Result<Self, String> {
         let project = Project::open(dir).map_err(|e| e.to_string())?;
-        let lock = lock::ProjectLock::acquire(&project.root)?;
+        let lock = ProjectLock::acquire(&project.root, Writer::App, "(editing)")
+            .map_err(|e| e.to_string())?;
         recent::remember(&project.root);
         let mut app = Self::with_project(project);
         app._lock = Some(lock);
@@ -153,7 +154,8 @@ impl LimnerApp {
         // taken back if the other project cannot be opened.
         let old_lock = self._lock.take();
         let opened = Project::open(dir).map_err(|e| e.to_string()).and_then(|p| {
-            let lock = lock::ProjectLock::acquire(&p.root)?;
+            let lock = ProjectLock::acquire(&p.root, Writer::App, "(editing)")
+                .map_err(|e| e.to_string())?;
             Ok((p, lock))
         });
         match opened {
@@ -166,8 +168,9 @@ impl LimnerApp {
                 *self = next;
             }
             Err(e) => {
-                self._lock =
-                    old_lock.and_then(|_| lock::ProjectLock::acquire(&self.project.root).ok());
+                self._lock = old_lock.and_then(|_| {
+                    ProjectLock::acquire(&self.project.root, Writer::App, "(editing)").ok()
+                });
                 self.toast_error(e);
             }
         }
@@ -203,8 +206,12 @@ impl LimnerApp {
                 return;
             };
             let out = format.output_in(&folder);
+            let opts = formats::export::ExportOptions {
+                overwrite: false,
+                inputs: vec![root.clone()],
+            };
             let result = formats::read(formats::Format::Project, &root, None)
-                .and_then(|d| formats::write(format, d, &out))
+                .and_then(|d| formats::export::export(format, d, &out, &opts))
                 .map(|r| {
                     let mut m = format!(
                         "Exported {} image(s), {} segment(s) as {} to {}",

@@ -1,5 +1,7 @@
 //! The `limner` command line: each subcommand maps to core calls, nothing more.
 
+#[macro_use]
+pub mod output;
 pub mod qa;
 
 use std::path::PathBuf;
@@ -42,9 +44,13 @@ pub enum Command {
         images: Option<PathBuf>,
         #[arg(long, value_enum)]
         to: Format,
-        /// Output: a project folder, or a COCO panoptic JSON path.
+        /// Output: a folder (project, VOC, YOLO, LabelMe, semantic PNG), or a file path
+        /// (COCO panoptic or instance JSON, CVAT XML).
         #[arg(long)]
         output: PathBuf,
+        /// Replace existing files that no Limner export wrote (never the input).
+        #[arg(long)]
+        overwrite: bool,
     },
     /// Check a project folder or a COCO panoptic JSON; report every problem, exit 1 on any.
     Validate {
@@ -76,11 +82,15 @@ pub enum Command {
         /// Prompt file (points, scribbles, box, previous_mask).
         #[arg(long)]
         prompts: PathBuf,
+        /// Mask PNG to write (refused if it is the image or the prompt file).
         #[arg(long)]
         out: PathBuf,
         /// Model config (default: the shipped models/limner-click-v1.json).
         #[arg(long)]
         model: Option<PathBuf>,
+        /// Replace `--out` when it already exists.
+        #[arg(long)]
+        overwrite: bool,
     },
     /// Benchmarks.
     #[command(subcommand)]
@@ -157,7 +167,15 @@ pub fn run(cli: Cli) -> ExitCode {
             images,
             to,
             output,
-        }) => report(convert(from, &input, images.as_deref(), to, &output)),
+            overwrite,
+        }) => report(convert(
+            from,
+            &input,
+            images.as_deref(),
+            to,
+            &output,
+            overwrite,
+        )),
         Some(Command::Validate { path, repair }) => validate(&path, repair),
         Some(Command::Roundtrip {
             format,
@@ -170,7 +188,8 @@ pub fn run(cli: Cli) -> ExitCode {
             prompts,
             out,
             model,
-        }) => predict(&image, &prompts, &out, model),
+            overwrite,
+        }) => predict(&image, &prompts, &out, model, overwrite),
         Some(Command::Bench(BenchCommand::Noc {
             images,
             masks,
@@ -200,10 +219,26 @@ fn report(r: anyhow::Result<()>) -> ExitCode {
     match r {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", error_text(&e));
             ExitCode::FAILURE
         }
     }
+}
+
+/// The error and its causes, each said once: the core's errors already include their
+/// OS cause in their text, which `{:#}` would print a second time.
+fn error_text(e: &anyhow::Error) -> String {
+    let mut text = String::new();
+    for cause in e.chain() {
+        let c = cause.to_string();
+        if !text.ends_with(&c) {
+            if !text.is_empty() {
+                text.push_str(": ");
+            }
+            text.push_str(&c);
+        }
+    }
+    text
 }
 
 fn convert(
@@ -212,13 +247,18 @@ fn convert(
     images: Option<&std::path::Path>,
     to: Format,
     output: &std::path::Path,
+    overwrite: bool,
 ) -> anyhow::Result<()> {
     let data = formats::read(from, input, images)?;
-    let r = formats::write(to, data, output)?;
+    let opts = formats::export::ExportOptions {
+        overwrite,
+        inputs: formats::export::ExportOptions::input_paths(from, input),
+    };
+    let r = formats::export::export(to, data, output, &opts)?;
     for w in &r.warnings {
         eprintln!("warning: {w}");
     }
-    println!(
+    outln!(
         "wrote {} image(s), {} segment(s) to {}",
         r.images,
         r.segments,
@@ -264,23 +304,23 @@ fn roundtrip(
         }
     };
     for d in &r.details {
-        println!("{d}");
+        outln!("{d}");
     }
-    println!("images          {}", r.images);
-    println!("segments        {}", r.segments);
-    println!("changed pixels  {}", r.changed_pixels);
-    println!("lost segments   {}", r.lost_segments);
-    println!("lost holes      {}", r.lost_holes);
-    println!("changed classes {}", r.changed_classes);
-    println!("changed iscrowd {}", r.changed_iscrowd);
+    outln!("images          {}", r.images);
+    outln!("segments        {}", r.segments);
+    outln!("changed pixels  {}", r.changed_pixels);
+    outln!("lost segments   {}", r.lost_segments);
+    outln!("lost holes      {}", r.lost_holes);
+    outln!("changed classes {}", r.changed_classes);
+    outln!("changed iscrowd {}", r.changed_iscrowd);
     if !r.documented_loss.is_empty() {
-        println!("documented loss {}", r.documented_loss);
+        outln!("documented loss {}", r.documented_loss);
     }
     if r.failed() {
-        println!("FAILED: changes beyond the format's documented loss");
+        outln!("FAILED: changes beyond the format's documented loss");
         ExitCode::FAILURE
     } else {
-        println!("ok");
+        outln!("ok");
         ExitCode::SUCCESS
     }
 }
@@ -298,7 +338,7 @@ fn topology(p: &Project, repair: bool) -> Vec<crate::core::error::Error> {
         if repair {
             let changes = topo::repair_document(&mut d);
             for c in &changes {
-                println!("repaired {name}: {c}");
+                outln!("repaired {name}: {c}");
             }
             if !changes.is_empty()
                 && let Err(e) = p.save_document(&d)
@@ -325,8 +365,19 @@ fn validate(path: &std::path::Path, repair: bool) -> ExitCode {
                 "not a Limner project (no limner.json)",
             )]
         } else {
-            match Project::open(path) {
-                Ok(p) => {
+            let lock = if repair {
+                crate::core::lock::ProjectLock::acquire_within(
+                    path,
+                    crate::core::lock::Writer::Command,
+                    "validate --repair",
+                    crate::core::lock::command_wait(),
+                )
+                .map(Some)
+            } else {
+                Ok(None)
+            };
+            match lock.and_then(|lock| Ok((Project::open(path)?, lock))) {
+                Ok((p, _lock)) => {
                     let mut v = p.validate();
                     v.extend(topology(&p, repair));
                     v
@@ -338,13 +389,13 @@ fn validate(path: &std::path::Path, repair: bool) -> ExitCode {
         formats::coco_panoptic::check(path, None).1
     };
     for p in &problems {
-        println!("{p}");
+        outln!("{p}");
     }
     if problems.is_empty() {
-        println!("{}: ok", path.display());
+        outln!("{}: ok", path.display());
         ExitCode::SUCCESS
     } else {
-        println!("{} problem(s) found", problems.len());
+        outln!("{} problem(s) found", problems.len());
         ExitCode::FAILURE
     }
 }
@@ -397,16 +448,16 @@ fn bench_noc(
         runs.push(run);
     }
     let s = noc::summarize(&runs, max_clicks);
-    println!("model            {}", config.display());
-    println!("objects          {}", s.objects);
-    println!("NoC@85           {:.2}", s.noc85);
-    println!("NoC@90           {:.2}", s.noc90);
-    println!("mIoU@1           {:.3}", s.miou_at_1);
+    outln!("model            {}", config.display());
+    outln!("objects          {}", s.objects);
+    outln!("NoC@85           {:.2}", s.noc85);
+    outln!("NoC@90           {:.2}", s.noc90);
+    outln!("mIoU@1           {:.3}", s.miou_at_1);
     if let Some(b) = s.miou_box_only {
-        println!("mIoU box only    {b:.3}");
+        outln!("mIoU box only    {b:.3}");
     }
-    println!("ms/click median  {:.1}", s.ms_per_click_median);
-    println!("ms/click mean    {:.1}", s.ms_per_click_mean);
+    outln!("ms/click median  {:.1}", s.ms_per_click_median);
+    outln!("ms/click mean    {:.1}", s.ms_per_click_mean);
     if let Some(path) = json {
         let v = serde_json::json!({"summary": s, "objects": runs, "max_clicks": max_clicks});
         crate::core::io::write_json_atomic(&path, &v)?;
@@ -420,7 +471,23 @@ fn predict(
     prompts: &std::path::Path,
     out: &std::path::Path,
     model: Option<PathBuf>,
+    overwrite: bool,
 ) -> ExitCode {
+    let same = |a: &std::path::Path| matches!((a.canonicalize(), out.canonicalize()), (Ok(x), Ok(y)) if x == y);
+    if same(image) || same(prompts) {
+        eprintln!(
+            "error: {}: --out is an input of this command; choose another file",
+            out.display()
+        );
+        return ExitCode::from(2);
+    }
+    if out.is_dir() || (out.exists() && !overwrite) {
+        eprintln!(
+            "error: {}: already exists; nothing was written (pass --overwrite to replace it)",
+            out.display()
+        );
+        return ExitCode::from(2);
+    }
     let img = match crate::core::io::read_rgb_image(image) {
         Ok(i) => i,
         Err(e) => {
@@ -455,7 +522,19 @@ fn predict(
         crate::core::io::write_atomic(out, &bytes)?;
         Ok(())
     };
-    report(run())
+    match run() {
+        // A prompt the backend cannot use is bad input, like a bad prompt file.
+        Err(e)
+            if matches!(
+                e.downcast_ref::<crate::model::ModelError>(),
+                Some(crate::model::ModelError::Prompt(_))
+            ) =>
+        {
+            eprintln!("error: {e}");
+            ExitCode::from(2)
+        }
+        r => report(r),
+    }
 }
 
 /// A textured scene with an elliptic object filling about a fifth of it.
@@ -497,9 +576,12 @@ fn bench_click(
         .or_else(model::config::default_model_config)
         .ok_or_else(|| anyhow::anyhow!("no model config found; pass --model"))?;
     let mut predictor = model::load_predictor(&config)?;
-    println!(
+    outln!(
         "{:>11}  {:>16}  {:>18}  {:>8}",
-        "image", "first click ms", "later clicks ms", "IoU"
+        "image",
+        "first click ms",
+        "later clicks ms",
+        "IoU"
     );
     for size in sizes {
         let (w, h) = size
@@ -530,12 +612,12 @@ fn bench_click(
             }
             last_iou = noc::iou(&gt, &pred);
         }
-        println!(
+        outln!(
             "{size:>11}  {:>16.1}  {:>18.1}  {last_iou:>8.3}",
             median(first),
             median(later)
         );
     }
-    println!("(medians; predict() wall time: crop, resize, encode, inference, paste back)");
+    outln!("(medians; predict() wall time: crop, resize, encode, inference, paste back)");
     Ok(())
 }

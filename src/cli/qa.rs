@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use clap::Subcommand;
 
 use crate::core::io::write_json_atomic;
+use crate::core::lock::{self, ProjectLock, Writer};
 use crate::core::project::Project;
 use crate::core::qa::{self, LabelSet, compare, html, tags, workflow};
 
@@ -116,6 +117,19 @@ pub enum TagsCommand {
     },
 }
 
+/// Opens a project to change it: takes the project's writer lock first (waiting for
+/// another command, refused while the app has the project open), so the documents read
+/// here are the ones this command replaces and no other writer's update is lost.
+pub(crate) fn open_for_writing(path: &Path, what: &str) -> anyhow::Result<(Project, ProjectLock)> {
+    anyhow::ensure!(
+        path.join(crate::core::project::SETTINGS_FILE).exists(),
+        "{}: not a Limner project (no limner.json)",
+        path.display()
+    );
+    let lock = ProjectLock::acquire_within(path, Writer::Command, what, lock::command_wait())?;
+    Ok((Project::open(path)?, lock))
+}
+
 fn open_project(path: &Path) -> anyhow::Result<Project> {
     anyhow::ensure!(
         path.join(crate::core::project::SETTINGS_FILE).exists(),
@@ -130,14 +144,20 @@ fn pct(v: Option<f64>) -> String {
 }
 
 fn print_groups(title: &str, groups: &[compare::GroupScores]) {
-    println!("\n{title}");
-    println!(
+    outln!("\n{title}");
+    outln!(
         "  {:<24} {:>6} {:>6} {:>6} {:>6} {:>6} {:>6}",
-        "", "images", "PQ", "SQ", "RQ", "mIoU", "BIoU"
+        "",
+        "images",
+        "PQ",
+        "SQ",
+        "RQ",
+        "mIoU",
+        "BIoU"
     );
     for g in groups {
         let s = &g.scores;
-        println!(
+        outln!(
             "  {:<24} {:>6} {:>6} {:>6} {:>6} {:>6} {:>6}",
             g.name,
             g.images,
@@ -169,22 +189,22 @@ pub fn run_qa(cmd: QaCommand) -> anyhow::Result<()> {
                 thumbnails: if html_out.is_some() { thumbnails } else { 0 },
             };
             let r = compare::compare(&gold, &pred, &opts)?;
-            println!("gold set: {}", r.gold_set);
-            println!("images compared: {}", r.images);
+            outln!("gold set: {}", r.gold_set);
+            outln!("images compared: {}", r.images);
             if !r.missing_in_pred.is_empty() {
-                println!(
+                outln!(
                     "warning: {} gold image(s) have no prediction and were skipped: {}",
                     r.missing_in_pred.len(),
                     r.missing_in_pred.join(", ")
                 );
             }
-            println!("\n{:<8} {:>6} {:>6} {:>6} {:>4}", "", "PQ", "SQ", "RQ", "N");
+            outln!("\n{:<8} {:>6} {:>6} {:>6} {:>4}", "", "PQ", "SQ", "RQ", "N");
             for (name, s) in [
                 ("All", &r.overall.all),
                 ("Things", &r.overall.things),
                 ("Stuff", &r.overall.stuff),
             ] {
-                println!(
+                outln!(
                     "{name:<8} {:>6} {:>6} {:>6} {:>4}",
                     pct(s.pq),
                     pct(s.sq),
@@ -192,17 +212,20 @@ pub fn run_qa(cmd: QaCommand) -> anyhow::Result<()> {
                     s.n
                 );
             }
-            println!(
+            outln!(
                 "mIoU {}   Boundary IoU {}",
                 pct(r.overall.miou),
                 pct(r.overall.boundary_iou)
             );
-            println!(
+            outln!(
                 "\nper class: {:<22} {:>6} {:>6} {:>6}",
-                "", "PQ", "IoU", "BIoU"
+                "",
+                "PQ",
+                "IoU",
+                "BIoU"
             );
             for c in &r.overall.classes {
-                println!(
+                outln!(
                     "  {:<30} {:>6} {:>6} {:>6}",
                     c.name,
                     pct(c.pq),
@@ -214,9 +237,9 @@ pub fn run_qa(cmd: QaCommand) -> anyhow::Result<()> {
                 print_groups(&format!("by {}", t.tag), &t.groups);
             }
             print_groups("by annotator", &r.annotators);
-            println!("\nworst images:");
+            outln!("\nworst images:");
             for s in r.per_image.iter().take(10) {
-                println!(
+                outln!(
                     "  {:<40} PQ {:>6}  mIoU {:>6}  BIoU {:>6}",
                     s.file_name,
                     pct(s.pq),
@@ -226,11 +249,11 @@ pub fn run_qa(cmd: QaCommand) -> anyhow::Result<()> {
             }
             if let Some(p) = json {
                 write_json_atomic(&p, &r)?;
-                println!("wrote {}", p.display());
+                outln!("wrote {}", p.display());
             }
             if let Some(p) = html_out {
                 html::write(&r, &p)?;
-                println!("wrote {}", p.display());
+                outln!("wrote {}", p.display());
             }
             Ok(())
         }
@@ -241,31 +264,31 @@ pub fn run_qa(cmd: QaCommand) -> anyhow::Result<()> {
                 .collect::<Result<_, _>>()?;
             let r = workflow::agreement(&sets)?;
             for (i, s) in r.sets.iter().enumerate() {
-                println!("[{i}] {s}");
+                outln!("[{i}] {s}");
             }
             for (title, m) in [("PQ", &r.pq), ("mIoU", &r.miou)] {
-                println!("\n{title} (row = reference; shared images in brackets)");
-                print!("{:>5}", "");
+                outln!("\n{title} (row = reference; shared images in brackets)");
+                out!("{:>5}", "");
                 for j in 0..r.sets.len() {
-                    print!(" {:>12}", format!("[{j}]"));
+                    out!(" {:>12}", format!("[{j}]"));
                 }
-                println!();
+                outln!();
                 for (i, row) in m.iter().enumerate() {
-                    print!("{:>5}", format!("[{i}]"));
+                    out!("{:>5}", format!("[{i}]"));
                     for (j, v) in row.iter().enumerate() {
                         let cell = if i == j {
                             "-".to_string()
                         } else {
                             format!("{} ({})", pct(*v), r.shared[i][j])
                         };
-                        print!(" {cell:>12}");
+                        out!(" {cell:>12}");
                     }
-                    println!();
+                    outln!();
                 }
             }
             if let Some(p) = json {
                 write_json_atomic(&p, &r)?;
-                println!("wrote {}", p.display());
+                outln!("wrote {}", p.display());
             }
             Ok(())
         }
@@ -285,12 +308,13 @@ pub fn run_qa(cmd: QaCommand) -> anyhow::Result<()> {
                     threshold,
                 },
             )?;
-            println!(
+            outln!(
                 "{} annotated images ({} without an edit date)",
-                r.images, r.undated
+                r.images,
+                r.undated
             );
             let table = |title: &str, groups: &std::collections::BTreeMap<String, workflow::ClassFrequency>| {
-                println!("\n{title}");
+                outln!("\n{title}");
                 for (k, f) in groups {
                     let mut classes: Vec<_> = f.pixels.iter().collect();
                     classes.sort_by(|a, b| b.1.cmp(a.1));
@@ -305,7 +329,7 @@ pub fn run_qa(cmd: QaCommand) -> anyhow::Result<()> {
                             )
                         })
                         .collect();
-                    println!("  {k:<14} {:>5} images  {}", f.images, top.join(", "));
+                    outln!("  {k:<14} {:>5} images  {}", f.images, top.join(", "));
                 }
             };
             table("by last edit date (pixel share, instances):", &r.by_date);
@@ -313,16 +337,16 @@ pub fn run_qa(cmd: QaCommand) -> anyhow::Result<()> {
                 table(&format!("by {tag}:"), &r.by_slice);
             }
             match &r.split_date {
-                Some(d) => println!(
+                Some(d) => outln!(
                     "\nbefore {d}: {} images; from {d}: {} images; threshold {:.1} points",
                     r.before.images,
                     r.after.images,
                     100.0 * r.threshold
                 ),
-                None => println!("\nno edit dates: no periods to compare"),
+                None => outln!("\nno edit dates: no periods to compare"),
             }
             for s in &r.shifts {
-                println!(
+                outln!(
                     "  {} {:<28} {:>6.1}% -> {:>6.1}%  ({:+.1})",
                     if s.flagged { "DRIFT" } else { "     " },
                     s.class,
@@ -332,10 +356,10 @@ pub fn run_qa(cmd: QaCommand) -> anyhow::Result<()> {
                 );
             }
             let flagged = r.shifts.iter().filter(|s| s.flagged).count();
-            println!("{flagged} class(es) flagged");
+            outln!("{flagged} class(es) flagged");
             if let Some(p) = json {
                 write_json_atomic(&p, &r)?;
-                println!("wrote {}", p.display());
+                outln!("wrote {}", p.display());
             }
             Ok(())
         }
@@ -355,8 +379,15 @@ pub fn run_qa(cmd: QaCommand) -> anyhow::Result<()> {
                 ),
                 None => None,
             };
+            // The lock is taken before the project is read, so nothing is lost between
+            // ranking and writing.
+            let _lock = if dry_run {
+                open_project(&project)?;
+                None
+            } else {
+                Some(open_for_writing(&project, "qa relabel")?.1)
+            };
             let set = LabelSet::load(&project, None)?;
-            open_project(&project)?;
             let gold = LabelSet::load(&gold, None)?;
             let items = workflow::relabel(
                 &set,
@@ -370,7 +401,7 @@ pub fn run_qa(cmd: QaCommand) -> anyhow::Result<()> {
                 },
             )?;
             for (k, it) in items.iter().enumerate() {
-                println!(
+                outln!(
                     "{:>3}. {:<40} boundary IoU {:.3}  class {}",
                     k + 1,
                     it.file_name,
@@ -378,7 +409,7 @@ pub fn run_qa(cmd: QaCommand) -> anyhow::Result<()> {
                     it.class
                 );
             }
-            println!(
+            outln!(
                 "{} image(s) {}",
                 items.len(),
                 if dry_run {
@@ -396,9 +427,9 @@ pub fn run_qa(cmd: QaCommand) -> anyhow::Result<()> {
 pub fn run_tags(cmd: TagsCommand) -> anyhow::Result<()> {
     match cmd {
         TagsCommand::Import { project, csv, user } => {
-            let p = open_project(&project)?;
+            let (p, _lock) = open_for_writing(&project, "tags import")?;
             let r = tags::import_csv(&p, &csv, &qa::user_name(user.as_deref()))?;
-            println!("{} row(s) read, {} image(s) changed", r.images, r.changed);
+            outln!("{} row(s) read, {} image(s) changed", r.images, r.changed);
             Ok(())
         }
         TagsCommand::Set {
@@ -407,9 +438,9 @@ pub fn run_tags(cmd: TagsCommand) -> anyhow::Result<()> {
             tags: t,
             user,
         } => {
-            let p = open_project(&project)?;
+            let (p, _lock) = open_for_writing(&project, "tags set")?;
             let changed = tags::set_tags(&p, &file, &t, &qa::user_name(user.as_deref()))?;
-            println!(
+            outln!(
                 "{file}: {}",
                 if changed { "tags changed" } else { "unchanged" }
             );
@@ -425,9 +456,9 @@ pub fn run_gold(
     unset: bool,
     user: Option<&str>,
 ) -> anyhow::Result<()> {
-    let p = open_project(project)?;
+    let (p, _lock) = open_for_writing(project, "gold")?;
     for (f, changed) in tags::set_gold(&p, files, !unset, &qa::user_name(user))? {
-        println!(
+        outln!(
             "{f}: {}{}",
             if unset { "not gold" } else { "gold" },
             if changed { "" } else { " (unchanged)" }

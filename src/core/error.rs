@@ -30,6 +30,11 @@ pub enum Error {
         field: String,
         message: String,
     },
+    /// Another writer has the project (the app, or a command that waited too long).
+    #[error(
+        "{path} is being written by {holder}; try again when it is done (the app: close the project there)"
+    )]
+    Locked { path: PathBuf, holder: String },
     /// An image could not be decoded or exceeds the documented limits.
     #[error("{path}: image: {message}")]
     Image { path: PathBuf, message: String },

@@ -28,10 +28,9 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
         .prefix(".limner-tmp-")
         .tempfile_in(dir)
         .map_err(|e| Error::io(dir, e))?;
-    tmp.write_all(bytes).map_err(|e| Error::io(tmp.path(), e))?;
-    tmp.as_file()
-        .sync_all()
-        .map_err(|e| Error::io(tmp.path(), e))?;
+    // Errors name the target, not the temporary file.
+    tmp.write_all(bytes).map_err(|e| Error::io(path, e))?;
+    tmp.as_file().sync_all().map_err(|e| Error::io(path, e))?;
     tmp.persist(path).map_err(|e| Error::io(path, e.error))?;
     // Make the rename itself durable. Not every platform can open a folder for fsync.
     if let Ok(d) = std::fs::File::open(dir) {
@@ -40,15 +39,77 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     Ok(())
 }
 
-/// Serializes `value` as pretty JSON (newline-terminated) and writes it atomically.
-pub fn write_json_atomic<T: Serialize>(path: &Path, value: &T) -> Result<()> {
+/// Writes several files so that a failure changes none of them: every file is first
+/// written and fsynced as a temporary beside its target (a full disk or a bad folder fails
+/// here, and the temporaries are removed), then all are renamed into place. A rename
+/// failing midway (rare: same folder, same file system) is reported with the files that
+/// were already replaced.
+pub fn write_atomic_all(files: &[(PathBuf, Vec<u8>)]) -> Result<()> {
+    let mut staged = Vec::with_capacity(files.len());
+    for (path, bytes) in files {
+        let dir = match path.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p,
+            _ => Path::new("."),
+        };
+        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+        let mut tmp = tempfile::Builder::new()
+            .prefix(".limner-tmp-")
+            .tempfile_in(dir)
+            .map_err(|e| Error::io(dir, e))?;
+        // Errors name the target, not the temporary file.
+        tmp.write_all(bytes).map_err(|e| Error::io(path, e))?;
+        tmp.as_file().sync_all().map_err(|e| Error::io(path, e))?;
+        staged.push((tmp, path));
+    }
+    let mut replaced: Vec<&Path> = Vec::new();
+    for (tmp, path) in staged {
+        if let Err(e) = tmp.persist(path) {
+            let done = if replaced.is_empty() {
+                "no file was changed".to_string()
+            } else {
+                format!(
+                    "{} of {} files were already replaced: {}",
+                    replaced.len(),
+                    files.len(),
+                    replaced
+                        .iter()
+                        .map(|p| p.display().to_string())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
+            };
+            return Err(Error::io(
+                path,
+                std::io::Error::new(e.error.kind(), format!("{} ({done})", e.error)),
+            ));
+        }
+        replaced.push(path);
+    }
+    let mut dirs: Vec<&Path> = replaced.iter().filter_map(|p| p.parent()).collect();
+    dirs.sort();
+    dirs.dedup();
+    for d in dirs {
+        if let Ok(f) = std::fs::File::open(d) {
+            let _ = f.sync_all();
+        }
+    }
+    Ok(())
+}
+
+/// Pretty JSON, newline-terminated: the bytes every JSON file of a project holds.
+pub fn json_bytes<T: Serialize>(path: &Path, value: &T) -> Result<Vec<u8>> {
     let mut bytes = serde_json::to_vec_pretty(value).map_err(|e| Error::Json {
         path: path.to_path_buf(),
         field: String::new(),
         message: e.to_string(),
     })?;
     bytes.push(b'\n');
-    write_atomic(path, &bytes)
+    Ok(bytes)
+}
+
+/// Serializes `value` as pretty JSON (newline-terminated) and writes it atomically.
+pub fn write_json_atomic<T: Serialize>(path: &Path, value: &T) -> Result<()> {
+    write_atomic(path, &json_bytes(path, value)?)
 }
 
 /// Parses JSON bytes; a schema error names the field path (`segments[2].geometry`).

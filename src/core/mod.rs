@@ -8,6 +8,7 @@
 //! | [`document`] | per-image segments and overlap resolution |
 //! | [`disagreement`] | current vs gold labels of one image: pixel errors, worst segments |
 //! | [`labelmap`] | the resolved label map and its panoptic PNG encoding |
+//! | [`lock`] | one writer per project (OS file lock), shared by the app and the CLI |
 //! | [`ontology`] | the lean ontology file: stable ids, retire, merge |
 //! | [`project`] | the project folder on disk |
 //! | [`formats`] | COCO panoptic import / export |
@@ -21,6 +22,7 @@ pub mod formats;
 pub mod geometry;
 pub mod io;
 pub mod labelmap;
+pub mod lock;
 pub mod ontology;
 pub mod project;
 pub mod qa;

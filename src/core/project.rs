@@ -208,6 +208,22 @@ impl Project {
         io::write_json_atomic(&path, doc)
     }
 
+    /// Validates and writes several documents so that a failure changes none of them
+    /// (see [`io::write_atomic_all`]): every document is checked, then all are staged,
+    /// then renamed into place.
+    pub fn save_documents(&self, docs: &[ImageDocument]) -> Result<()> {
+        let mut files = Vec::with_capacity(docs.len());
+        for doc in docs {
+            let path = self.annotation_path(&doc.image.file_name);
+            if let Some(e) = doc.validate(&self.ontology, &path).into_iter().next() {
+                return Err(e);
+            }
+            let bytes = io::json_bytes(&path, doc)?;
+            files.push((path, bytes));
+        }
+        io::write_atomic_all(&files)
+    }
+
     /// Every annotation file under `annotations/`, as paths.
     pub fn annotation_files(&self) -> Result<Vec<PathBuf>> {
         let mut out = Vec::new();

@@ -229,10 +229,30 @@ pub fn read(xml: &Path) -> Result<ImportedCvat> {
     let mut in_label_name = false;
     let mut attr_name: Option<String> = None;
     let mut text_buf = String::new();
+    // Open elements: a file cut short ends with some still open, and must not import as
+    // if it were whole.
+    let mut open: Vec<String> = Vec::new();
     loop {
         let ev = rd.read_event().map_err(|e| {
             Error::invalid(xml, format!("byte {}", rd.buffer_position()), e.to_string())
         })?;
+        match &ev {
+            Event::Start(e) => open.push(String::from_utf8_lossy(e.name().as_ref()).into_owned()),
+            Event::End(_) => {
+                open.pop();
+            }
+            Event::Eof if !open.is_empty() => {
+                return Err(Error::invalid(
+                    xml,
+                    format!("byte {}", rd.buffer_position()),
+                    format!(
+                        "the file ends inside <{}>: it is truncated or incomplete",
+                        open.join("> <")
+                    ),
+                ));
+            }
+            _ => {}
+        }
         let at = || format!("images[{}]", images.len().saturating_sub(1));
         let empty = matches!(ev, Event::Empty(_));
         match ev {

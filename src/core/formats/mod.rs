@@ -5,6 +5,7 @@ pub mod classmap;
 pub mod coco_instance;
 pub mod coco_panoptic;
 pub mod cvat;
+pub mod export;
 pub mod labelme;
 pub mod roundtrip;
 pub mod semantic_png;
@@ -155,7 +156,7 @@ pub fn read(format: Format, input: &Path, images: Option<&Path>) -> Result<Datas
             })
         }
         Format::YoloSeg => {
-            let d = yolo_seg::read(input)?;
+            let d = yolo_seg::read(input, images)?;
             Ok(Dataset {
                 ontology: d.ontology,
                 documents: d.documents,
@@ -221,7 +222,8 @@ fn stem_name(input: &Path) -> String {
         .unwrap_or_default()
 }
 
-/// Writes `data` as `format` at `output`.
+/// Writes `data` as `format` at `output`, directly: commands use [`export::export`],
+/// which stages this write and refuses to replace inputs and other people's files.
 pub fn write(format: Format, data: Dataset, output: &Path) -> Result<WriteReport> {
     match format {
         Format::Project => {

@@ -323,17 +323,18 @@ fn parse_labels(
     Ok(out)
 }
 
-/// Finds `images/<stem>.*` for sizes when there is no sidecar.
-fn find_image(folder: &Path, stem: &str) -> Option<PathBuf> {
-    let dir = folder.join("images");
+/// Finds `<images dir>/<stem>.*` for sizes when there is no sidecar.
+fn find_image(dir: &Path, stem: &str) -> Option<PathBuf> {
     ["jpg", "jpeg", "png", "bmp", "tif", "tiff", "webp"]
         .iter()
         .map(|e| dir.join(format!("{stem}.{e}")))
         .find(|p| p.exists())
 }
 
-/// Reads a YOLO segmentation folder (see the module docs).
-pub fn read(folder: &Path) -> Result<ImportedYolo> {
+/// Reads a YOLO segmentation folder (see the module docs); image sizes come from
+/// `images` (default `<folder>/images`) when there is no sidecar.
+pub fn read(folder: &Path, images: Option<&Path>) -> Result<ImportedYolo> {
+    let images_dir = images.map_or_else(|| folder.join("images"), Path::to_path_buf);
     let cm_path = classmap::path_for(folder, true);
     let (cats, class_of): (Vec<CocoCategory>, HashMap<u32, u32>) = if cm_path.exists() {
         let cm = ClassMap::load(&cm_path)?;
@@ -372,9 +373,9 @@ pub fn read(folder: &Path) -> Result<ImportedYolo> {
         stems
             .into_iter()
             .map(|s| {
-                let img = find_image(folder, &s).ok_or_else(|| {
+                let img = find_image(&images_dir, &s).ok_or_else(|| {
                     Error::invalid(
-                        folder.join("images"),
+                        &images_dir,
                         format!("{s}.*"),
                         "image not found (needed for its size)",
                     )

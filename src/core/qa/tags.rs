@@ -227,9 +227,7 @@ pub fn import_csv(project: &Project, csv: &Path, user: &str) -> Result<TagImport
             docs.push(doc);
         }
     }
-    for d in &docs {
-        project.save_document(d)?;
-    }
+    project.save_documents(&docs)?;
     Ok(TagImport {
         images: rows.len(),
         changed: docs.len(),
@@ -272,14 +270,16 @@ pub fn set_gold(
         docs.push(project.load_document(f)?);
     }
     let mut out = Vec::new();
+    let mut changed_docs = Vec::new();
     for mut d in docs {
         let changed = d.gold != gold;
+        out.push((d.image.file_name.clone(), changed));
         if changed {
             d.gold = gold;
             d.record(user, Action::Gold { gold });
-            project.save_document(&d)?;
+            changed_docs.push(d);
         }
-        out.push((d.image.file_name.clone(), changed));
     }
+    project.save_documents(&changed_docs)?;
     Ok(out)
 }

@@ -349,6 +349,18 @@ pub fn relabel(
     };
     let (gold_docs, _) = gold.gold_set();
     let (pairs, _) = match_documents(&gold_docs, project);
+    if pairs.is_empty() {
+        return Err(Error::invalid(
+            &project.origin,
+            "(images)",
+            format!(
+                "no image of the project is in the gold set {} ({} gold image(s), matched by file name)",
+                gold.origin.display(),
+                gold_docs.len()
+            ),
+        ));
+    }
+    let shared = pairs.len();
     let pairs: Vec<_> = pairs
         .into_iter()
         .filter(|(g, d)| {
@@ -357,6 +369,15 @@ pub fn relabel(
                 .is_none_or(|(tag, value)| slice_value(g, d, tag) == *value)
         })
         .collect();
+    if let (true, Some((tag, value))) = (pairs.is_empty(), &opts.slice) {
+        return Err(Error::invalid(
+            &project.origin,
+            "--by",
+            format!(
+                "none of the {shared} image(s) shared with the gold set has the tag {tag}={value}"
+            ),
+        ));
+    }
     let counts = eval_pairs(
         &pairs,
         gold,
@@ -394,6 +415,7 @@ pub fn relabel(
     });
     ranked.truncate(opts.worst);
     if !opts.dry_run {
+        let mut docs = Vec::with_capacity(ranked.len());
         for item in &ranked {
             let mut doc = p.load_document(&item.file_name)?;
             doc.add_comment(
@@ -406,8 +428,9 @@ pub fn relabel(
                 None,
             );
             doc.set_status(&opts.user, ImageStatus::Rejected);
-            p.save_document(&doc)?;
+            docs.push(doc);
         }
+        p.save_documents(&docs)?;
     }
     Ok(ranked)
 }

@@ -135,7 +135,10 @@ pub fn seed_map(
 fn paint_segment(map: &mut [u8], width: u32, height: u32, a: [f32; 2], b: [f32; 2], r: f32, v: u8) {
     let (w, h) = (width as i64, height as i64);
     for p in [a, b] {
+        // A point on the far edge (x = width is a valid prompt coordinate) is on the
+        // last pixel.
         let (x, y) = (p[0].floor() as i64, p[1].floor() as i64);
+        let (x, y) = (x.min(w - 1), y.min(h - 1));
         if (0..w).contains(&x) && (0..h).contains(&y) {
             map[(y * w + x) as usize] = v;
         }
