@@ -32,7 +32,7 @@ pub enum Error {
     },
     /// Another writer has the project (the app, or a command that waited too long).
     #[error(
-        "{path} is being written by {holder}; try again when it is done (the app: close the project there)"
+        "{path} is open for writing by {holder}; try again when it is done (in the app: close the project there)"
     )]
     Locked { path: PathBuf, holder: String },
     /// An image could not be decoded or exceeds the documented limits.
