@@ -1,6 +1,6 @@
 """Export a checkpoint to ONNX (contract limner-click/1) and check it with onnxruntime.
 
-    python training/export_onnx.py --ckpt training/runs/v1/last.pt --out models/limner-click-v1.onnx
+    python training/export_onnx.py --ckpt training/runs/v2/last.pt --out models/limner-click-v2.onnx
 """
 import argparse
 import json
@@ -41,6 +41,7 @@ def main():
     ap.add_argument("--out", default="models/limner-click-v1.onnx")
     ap.add_argument("--opset", type=int, default=17)
     ap.add_argument("--no-config", action="store_true")
+    ap.add_argument("--name", help="model name in the config (default: the output file's stem)")
     args = ap.parse_args()
     torch.set_num_threads(2)
     model, ck = load(args.ckpt)
@@ -96,6 +97,7 @@ def main():
     if not args.no_config:
         cfg_path = os.path.splitext(args.out)[0] + ".json"
         cfg = dict(CONFIG)
+        cfg["name"] = args.name or os.path.splitext(os.path.basename(args.out))[0]
         cfg["files"] = {"model": os.path.basename(args.out)}
         with open(cfg_path, "w") as f:
             json.dump(cfg, f, indent=2)

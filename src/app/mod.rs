@@ -152,7 +152,7 @@ impl LimnerApp {
         self.flush();
         // Our own lock is released first, so reopening the same project works; it is
         // taken back if the other project cannot be opened.
-        let old_lock = self._lock.take();
+        let had_lock = self._lock.take().is_some(); // dropped here: the lock is released
         let opened = Project::open(dir).map_err(|e| e.to_string()).and_then(|p| {
             let lock = ProjectLock::acquire(&p.root, Writer::App, "(editing)")
                 .map_err(|e| e.to_string())?;
@@ -168,9 +168,11 @@ impl LimnerApp {
                 *self = next;
             }
             Err(e) => {
-                self._lock = old_lock.and_then(|_| {
-                    ProjectLock::acquire(&self.project.root, Writer::App, "(editing)").ok()
-                });
+                self._lock = had_lock
+                    .then(|| {
+                        ProjectLock::acquire(&self.project.root, Writer::App, "(editing)").ok()
+                    })
+                    .flatten();
                 self.toast_error(e);
             }
         }

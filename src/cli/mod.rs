@@ -158,6 +158,14 @@ pub enum BenchCommand {
 
 /// Runs the parsed command line.
 pub fn run(cli: Cli) -> ExitCode {
+    let code = run_command(cli);
+    if output::failed() {
+        return ExitCode::FAILURE;
+    }
+    code
+}
+
+fn run_command(cli: Cli) -> ExitCode {
     match cli.command {
         None => crate::app::run(None, None),
         Some(Command::Open { dir, gold }) => crate::app::run(dir, gold),

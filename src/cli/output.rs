@@ -7,6 +7,21 @@ use std::io::Write;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 static CLOSED: AtomicBool = AtomicBool::new(false);
+/// A write failed for another reason than a closed pipe (a full disk under `> file`).
+static FAILED: AtomicBool = AtomicBool::new(false);
+
+/// Flushes stdout and tells whether any output was lost to an error other than a closed
+/// pipe: then the command must not report success.
+pub fn failed() -> bool {
+    if !CLOSED.load(Ordering::Relaxed)
+        && let Err(e) = std::io::stdout().flush()
+        && e.kind() != std::io::ErrorKind::BrokenPipe
+    {
+        eprintln!("error: stdout: {e}");
+        FAILED.store(true, Ordering::Relaxed);
+    }
+    FAILED.load(Ordering::Relaxed)
+}
 
 /// Writes to stdout unless it has been closed; any write error closes it for good.
 pub fn write(args: std::fmt::Arguments, newline: bool) {
@@ -24,7 +39,8 @@ pub fn write(args: std::fmt::Arguments, newline: bool) {
     if let Err(e) = r {
         CLOSED.store(true, Ordering::Relaxed);
         if e.kind() != std::io::ErrorKind::BrokenPipe {
-            log::warn!("stdout: {e}");
+            eprintln!("error: stdout: {e}");
+            FAILED.store(true, Ordering::Relaxed);
         }
     }
 }

@@ -19,24 +19,48 @@ pub const MAX_IMAGE_PIXELS: u64 = 500_000_000;
 /// fsynced and renamed over `path`, then the folder is fsynced. A crash leaves either
 /// the old file or the new one, never a truncated one.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
+    let tmp = stage_temp(path, bytes)?;
+    tmp.persist(path).map_err(|e| Error::io(path, e.error))?;
+    // Make the rename itself durable. Not every platform can open a folder for fsync.
+    if let Some(d) = path
+        .parent()
+        .and_then(|d| std::fs::File::open(folder_of(d)).ok())
+    {
+        let _ = d.sync_all();
+    }
+    Ok(())
+}
+
+fn folder_of(parent: &Path) -> &Path {
+    if parent.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        parent
+    }
+}
+
+/// A fsynced temporary file with `bytes` beside `path`, with the permissions the target
+/// has (or 0644 for a new file): temporaries are created owner-only, and a project on a
+/// shared drive must stay readable by the team after each save.
+fn stage_temp(path: &Path, bytes: &[u8]) -> Result<tempfile::NamedTempFile> {
+    let dir = folder_of(path.parent().unwrap_or(Path::new(".")));
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     let mut tmp = tempfile::Builder::new()
         .prefix(".limner-tmp-")
         .tempfile_in(dir)
         .map_err(|e| Error::io(dir, e))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(path).map_or(0o644, |m| m.permissions().mode() & 0o7777);
+        let _ = tmp
+            .as_file()
+            .set_permissions(std::fs::Permissions::from_mode(mode));
+    }
     // Errors name the target, not the temporary file.
     tmp.write_all(bytes).map_err(|e| Error::io(path, e))?;
     tmp.as_file().sync_all().map_err(|e| Error::io(path, e))?;
-    tmp.persist(path).map_err(|e| Error::io(path, e.error))?;
-    // Make the rename itself durable. Not every platform can open a folder for fsync.
-    if let Ok(d) = std::fs::File::open(dir) {
-        let _ = d.sync_all();
-    }
-    Ok(())
+    Ok(tmp)
 }
 
 /// Writes several files so that a failure changes none of them: every file is first
@@ -47,19 +71,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
 pub fn write_atomic_all(files: &[(PathBuf, Vec<u8>)]) -> Result<()> {
     let mut staged = Vec::with_capacity(files.len());
     for (path, bytes) in files {
-        let dir = match path.parent() {
-            Some(p) if !p.as_os_str().is_empty() => p,
-            _ => Path::new("."),
-        };
-        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-        let mut tmp = tempfile::Builder::new()
-            .prefix(".limner-tmp-")
-            .tempfile_in(dir)
-            .map_err(|e| Error::io(dir, e))?;
-        // Errors name the target, not the temporary file.
-        tmp.write_all(bytes).map_err(|e| Error::io(path, e))?;
-        tmp.as_file().sync_all().map_err(|e| Error::io(path, e))?;
-        staged.push((tmp, path));
+        staged.push((stage_temp(path, bytes)?, path));
     }
     let mut replaced: Vec<&Path> = Vec::new();
     for (tmp, path) in staged {
@@ -225,6 +237,27 @@ pub fn is_image_file(path: &Path) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[cfg(unix)]
+    #[test]
+    fn atomic_writes_keep_the_files_permissions_for_a_team() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b) = (dir.path().join("a.json"), dir.path().join("b.json"));
+        write_atomic(&a, b"1").unwrap();
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(
+            mode(&a),
+            0o644,
+            "a new file is readable by others, not owner-only"
+        );
+        std::fs::set_permissions(&a, std::fs::Permissions::from_mode(0o664)).unwrap();
+        write_atomic(&a, b"2").unwrap();
+        write_atomic_all(&[(a.clone(), b"3".to_vec()), (b.clone(), b"4".to_vec())]).unwrap();
+        assert_eq!(mode(&a), 0o664, "a group-writable file stays so");
+        assert_eq!(mode(&b), 0o644);
+        assert_eq!(std::fs::read(&a).unwrap(), b"3");
+    }
 
     #[test]
     fn atomic_write_replaces_whole_file_and_leaves_no_temp() {

@@ -44,13 +44,22 @@ impl ProjectLock {
         wait: Duration,
     ) -> Result<ProjectLock> {
         let path = root.join(LOCK_FILE);
-        let mut file = std::fs::OpenOptions::new()
+        let opened = std::fs::OpenOptions::new()
             .read(true)
             .write(true)
             .create(true)
             .truncate(false)
-            .open(&path)
-            .map_err(|e| Error::io(&path, e))?;
+            .open(&path);
+        // A lock file made by a teammate may be read-only to us: lock it all the same
+        // (an OS lock needs no write access), only without our name in it.
+        let (mut file, writable) = match opened {
+            Ok(f) => (f, true),
+            Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => (
+                std::fs::File::open(&path).map_err(|e| Error::io(&path, e))?,
+                false,
+            ),
+            Err(e) => return Err(Error::io(&path, e)),
+        };
         let start = Instant::now();
         loop {
             match file.try_lock() {
@@ -73,6 +82,9 @@ impl ProjectLock {
                 }
                 Err(std::fs::TryLockError::Error(e)) => return Err(Error::io(&path, e)),
             }
+        }
+        if !writable {
+            return Ok(ProjectLock { _file: file });
         }
         let _ = file.set_len(0);
         let tag = match writer {

@@ -324,18 +324,8 @@ fn sigmoid(v: f32) -> f32 {
     1.0 / (1.0 + (-v).exp())
 }
 
-/// Pastes model logits back into a full-image probability map (bilinear sampling).
-pub fn paste_back(
-    logits: &[f32],
-    plan: &CropPlan,
-    width: u32,
-    height: u32,
-    base: Option<&[f32]>,
-) -> Vec<f32> {
-    paste_back_and_threshold(logits, plan, width, height, base, 0.5).0
-}
-
-/// [`paste_back`] and [`threshold_mask`] in one parallel pass over the rows: rows outside
+/// Pastes model logits back into a full-image probability map (bilinear sampling) and
+/// thresholds it, in one parallel pass over the rows: rows outside
 /// the crop are copied from `base` (the previous probabilities) and thresholded, rows
 /// through it are sampled from the logits. At 12 MP this pass is memory-bound, so doing
 /// both at once halves the per-click cost of large photos.
@@ -549,7 +539,23 @@ mod tests {
             }
         }
         let (prob, m) = paste_back_and_threshold(&logits, &plan, 400, 300, None, 0.5);
-        assert_eq!(prob, paste_back(&logits, &plan, 400, 300, None));
+        // Against plain 4-tap bilinear sampling of the logits, then the sigmoid.
+        let iw = plan.input_w as usize;
+        let (mw, mh) = (plan.model_w as f32, plan.model_h as f32);
+        for y in (0..300usize).step_by(7) {
+            for x in (0..400usize).step_by(5) {
+                let v = ((y as f32 + 0.5) * plan.scale - 0.5).clamp(0.0, mh - 1.0);
+                let u = ((x as f32 + 0.5) * plan.scale - 0.5).clamp(0.0, mw - 1.0);
+                let (u0, v0, fu, fv) = (u as usize, v as usize, u.fract(), v.fract());
+                let (u1, v1) = ((u0 + 1).min(mw as usize - 1), (v0 + 1).min(mh as usize - 1));
+                let at = |x: usize, y: usize| logits[y * iw + x];
+                let l = at(u0, v0) * (1.0 - fu) * (1.0 - fv)
+                    + at(u1, v0) * fu * (1.0 - fv)
+                    + at(u0, v1) * (1.0 - fu) * fv
+                    + at(u1, v1) * fu * fv;
+                assert!((prob[y * 400 + x] - sigmoid(l)).abs() < 1e-5, "({x}, {y})");
+            }
+        }
         // With a base, rows and columns outside the crop keep it, and the mask follows.
         let base: Vec<f32> = (0..400 * 300).map(|i| (i % 7) as f32 / 6.0).collect();
         let (pb, mb) = paste_back_and_threshold(&logits, &plan, 400, 300, Some(&base), 0.5);

@@ -64,6 +64,24 @@ pub fn export(
     output: &Path,
     opts: &ExportOptions,
 ) -> Result<WriteReport> {
+    // `.`, `..`, symlinks: work on where the output really is.
+    let shown = output;
+    let resolved = resolve(output);
+    let output = resolved.as_path();
+    let inputs: Vec<PathBuf> = opts.inputs.iter().map(|p| resolve(p)).collect();
+    if let Some(input) = inputs
+        .iter()
+        .find(|i| output == i.as_path() || output.starts_with(i))
+    {
+        return Err(Error::invalid(
+            shown,
+            "--output",
+            format!(
+                "is the input {} or inside it; choose an output outside it",
+                input.display()
+            ),
+        ));
+    }
     let single_file = matches!(
         format,
         Format::CocoPanoptic | Format::CocoInstance | Format::Cvat
@@ -118,7 +136,6 @@ pub fn export(
     collect_files(stage.path(), stage.path(), &mut files)?;
     let manifest_path = dest.join(MANIFEST);
     let mut manifest = read_manifest(&manifest_path)?;
-    let inputs: Vec<PathBuf> = opts.inputs.iter().map(|p| resolve(p)).collect();
     for rel in &files {
         let target = dest.join(rel);
         let resolved = resolve(&target);
@@ -196,9 +213,9 @@ fn resolve(p: &Path) -> PathBuf {
             }
             return normalize(&out);
         }
-        match (existing.parent(), existing.file_name()) {
-            (Some(parent), Some(name)) => {
-                rest.push(name.to_os_string());
+        match (existing.parent(), existing.components().next_back()) {
+            (Some(parent), Some(last)) => {
+                rest.push(last.as_os_str().to_os_string());
                 existing = parent;
             }
             _ => return normalize(&abs),
