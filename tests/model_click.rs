@@ -25,7 +25,7 @@ fn scene() -> (image::RgbImage, BitMask) {
 }
 
 fn predictor() -> Box<dyn model::MaskPredictor> {
-    let config = Path::new(env!("CARGO_MANIFEST_DIR")).join("models/limner-click-v1.json");
+    let config = Path::new(env!("CARGO_MANIFEST_DIR")).join("models/limner-click-v2.json");
     model::load_predictor(&config).expect("the shipped model loads")
 }
 

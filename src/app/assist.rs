@@ -74,7 +74,7 @@ impl AssistWorker {
             let (tx, _) = channel::<Request>();
             let (reply_tx, rx) = channel::<Reply>();
             let _ = reply_tx.send(Reply::Unavailable(
-                "no model config found (models/limner-click-v1.json)".into(),
+                "no model config found (models/limner-click-v2.json)".into(),
             ));
             return Self::with_channels(tx, rx, None);
         };

@@ -85,7 +85,7 @@ pub enum Command {
         /// Mask PNG to write (refused if it is the image or the prompt file).
         #[arg(long)]
         out: PathBuf,
-        /// Model config (default: the shipped models/limner-click-v1.json).
+        /// Model config (default: the shipped models/limner-click-v2.json).
         #[arg(long)]
         model: Option<PathBuf>,
         /// Replace `--out` when it already exists.
@@ -130,7 +130,7 @@ pub enum BenchCommand {
         masks: PathBuf,
         #[arg(long, default_value_t = 20)]
         max_clicks: usize,
-        /// Model config (default: the shipped models/limner-click-v1.json).
+        /// Model config (default: the shipped models/limner-click-v2.json).
         #[arg(long)]
         model: Option<PathBuf>,
         /// Evaluate only the first N objects.
@@ -420,7 +420,7 @@ fn bench_noc(
     let config = model
         .or_else(model::config::default_model_config)
         .ok_or_else(|| {
-            anyhow::anyhow!("no model config found; pass --model models/limner-click-v1.json")
+            anyhow::anyhow!("no model config found; pass --model models/limner-click-v2.json")
         })?;
     let mut predictor = model::load_predictor(&config)?;
     let mut pairs = noc::eval_pairs(images, masks).map_err(anyhow::Error::msg)?;

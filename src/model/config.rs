@@ -128,7 +128,7 @@ pub fn list_models(dir: &Path) -> Vec<(String, PathBuf)> {
 }
 
 /// The shipped default model's config, relative to the crate root.
-pub const DEFAULT_MODEL_CONFIG: &str = "models/limner-click-v1.json";
+pub const DEFAULT_MODEL_CONFIG: &str = "models/limner-click-v2.json";
 
 /// Finds the default model config: next to the executable (`models/`), in the current
 /// folder, or in the source tree this binary was built from.
