@@ -69,7 +69,12 @@ fn cli_roundtrip_of_shared_sample() {
 #[test]
 fn tampering_is_detected_and_counted() {
     let before = fixture_set();
-    let r = roundtrip::compare(&before, &fixture_set(), Format::CocoInstance);
+    let r = roundtrip::compare(
+        &before,
+        &fixture_set(),
+        Format::CocoInstance,
+        &Default::default(),
+    );
     assert!(!r.failed(), "{:?}", r.details);
     assert_eq!(r.segments, 8);
 
@@ -85,7 +90,7 @@ fn tampering_is_detected_and_counted() {
     a.segment_mut(2).unwrap().category_id = 300;
     a.segment_mut(6).unwrap().iscrowd = false;
     a.segments.retain(|s| s.id != 3);
-    let r = roundtrip::compare(&before, &after, Format::CocoInstance);
+    let r = roundtrip::compare(&before, &after, Format::CocoInstance, &Default::default());
     assert!(r.failed());
     assert_eq!(
         (
@@ -108,6 +113,6 @@ fn tampering_is_detected_and_counted() {
     assert!(visible3 > 0);
     assert_eq!(r.changed_pixels, 42 + visible3, "{:?}", r.details);
     // For a class-only format the same change counts pixels whose class changed.
-    let r = roundtrip::compare(&before, &after, Format::SemanticPng);
+    let r = roundtrip::compare(&before, &after, Format::SemanticPng, &Default::default());
     assert!(r.failed() && r.changed_pixels > 0);
 }

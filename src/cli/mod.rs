@@ -9,7 +9,12 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+use crate::core::fill_rule::FillRule;
 use crate::core::formats::{self, Format};
+
+fn fill_rule_arg(s: &str) -> Result<FillRule, String> {
+    s.parse()
+}
 use crate::core::project::{Project, SETTINGS_FILE};
 
 /// Limner: pixel-accurate image segmentation labeling.
@@ -51,6 +56,10 @@ pub enum Command {
         /// Replace existing files that no Limner export wrote (never the input).
         #[arg(long)]
         overwrite: bool,
+        /// Fill rule for the input's polygons: limner, opencv, pil, pycocotools
+        /// (default: the producing tool's: opencv for yolo-seg, pil for labelme).
+        #[arg(long, value_parser = fill_rule_arg)]
+        fill_rule: Option<FillRule>,
     },
     /// Check a project folder or a COCO panoptic JSON; report every problem, exit 1 on any.
     Validate {
@@ -72,6 +81,10 @@ pub enum Command {
         /// Folder with the source images, when not beside the input.
         #[arg(long)]
         images: Option<PathBuf>,
+        /// Read the export back as this reader fills polygons: limner, opencv
+        /// (Ultralytics), pil (LabelMe), pycocotools (default: the format's usual reader).
+        #[arg(long, value_parser = fill_rule_arg)]
+        reader: Option<FillRule>,
         /// The dataset to check.
         path: PathBuf,
     },
@@ -176,6 +189,7 @@ fn run_command(cli: Cli) -> ExitCode {
             to,
             output,
             overwrite,
+            fill_rule,
         }) => report(convert(
             from,
             &input,
@@ -183,14 +197,16 @@ fn run_command(cli: Cli) -> ExitCode {
             to,
             &output,
             overwrite,
+            fill_rule,
         )),
         Some(Command::Validate { path, repair }) => validate(&path, repair),
         Some(Command::Roundtrip {
             format,
             from,
             images,
+            reader,
             path,
-        }) => roundtrip(format, from, images.as_deref(), &path),
+        }) => roundtrip(format, from, images.as_deref(), reader, &path),
         Some(Command::Predict {
             image,
             prompts,
@@ -256,8 +272,9 @@ fn convert(
     to: Format,
     output: &std::path::Path,
     overwrite: bool,
+    fill_rule: Option<FillRule>,
 ) -> anyhow::Result<()> {
-    let data = formats::read(from, input, images)?;
+    let data = formats::read_with(from, input, images, fill_rule)?;
     let opts = formats::export::ExportOptions {
         overwrite,
         inputs: formats::export::ExportOptions::input_paths(from, input),
@@ -301,10 +318,11 @@ fn roundtrip(
     format: Format,
     from: Option<Format>,
     images: Option<&std::path::Path>,
+    reader: Option<FillRule>,
     path: &std::path::Path,
 ) -> ExitCode {
     let from = from.unwrap_or_else(|| guess_format(path));
-    let r = match formats::roundtrip::run(from, path, images, format) {
+    let r = match formats::roundtrip::run(from, path, images, format, reader) {
         Ok(r) => r,
         Err(e) => {
             eprintln!("error: {e}");
@@ -314,9 +332,36 @@ fn roundtrip(
     for d in &r.details {
         outln!("{d}");
     }
+    const SHOWN: usize = 20;
+    if !r.worst_segments.is_empty() {
+        outln!("worst segments (image, segment id, changed pixels):");
+        for (image, id, n) in r.worst_segments.iter().take(SHOWN) {
+            outln!("  {image}  {id}  {n}");
+        }
+        if r.worst_segments.len() > SHOWN {
+            outln!("  ... and {} more", r.worst_segments.len() - SHOWN);
+        }
+        outln!("worst images (image, changed pixels):");
+        for (image, n) in r.worst_images.iter().take(SHOWN) {
+            outln!("  {image}  {n}");
+        }
+        if r.worst_images.len() > SHOWN {
+            outln!("  ... and {} more", r.worst_images.len() - SHOWN);
+        }
+    }
+    match r.reader {
+        Some(rule) => outln!("reader          {} ({})", rule.name(), rule.reader()),
+        None => outln!("reader          (no polygons to fill)"),
+    }
     outln!("images          {}", r.images);
     outln!("segments        {}", r.segments);
     outln!("changed pixels  {}", r.changed_pixels);
+    if r.reported_pixels > 0 {
+        outln!(
+            "  of which       {} reported by the export as inexpressible for this reader",
+            r.reported_pixels
+        );
+    }
     outln!("lost segments   {}", r.lost_segments);
     outln!("lost holes      {}", r.lost_holes);
     outln!("changed classes {}", r.changed_classes);

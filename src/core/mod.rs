@@ -5,6 +5,8 @@
 //! | [`error`] | the one error type: file + field + message |
 //! | [`io`] | atomic writes, JSON with field paths, path safety, image limits |
 //! | [`geometry`] | pixel convention, polygon fill rule, bit masks, COCO RLE |
+//! | [`fill_rule`] | how the readers people train with fill a polygon (OpenCV, PIL, pycocotools) |
+//! | [`contour`] | mask -> one pixel-centre walk that OpenCV fills back exactly (YOLO-seg) |
 //! | [`document`] | per-image segments and overlap resolution |
 //! | [`disagreement`] | current vs gold labels of one image: pixel errors, worst segments |
 //! | [`labelmap`] | the resolved label map and its panoptic PNG encoding |
@@ -15,9 +17,11 @@
 //! | [`vectorize`] | raster -> polygons with holes (exact, simplified) |
 //! | [`qa`] | gold-set comparison (PQ, mIoU, Boundary IoU), agreement, drift, re-review, tags |
 
+pub mod contour;
 pub mod disagreement;
 pub mod document;
 pub mod error;
+pub mod fill_rule;
 pub mod formats;
 pub mod geometry;
 pub mod io;

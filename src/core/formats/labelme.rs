@@ -7,9 +7,13 @@
 //! id, `flags.iscrowd`; labels are class names, mapped to ontology ids by
 //! `<folder>/classmap.json`. Import: shapes with the same `(label, group_id)` form one
 //! segment (id = `group_id` when free); shapes without `group_id` are one segment each,
-//! later shapes win where shapes overlap. Polygons and rectangles are filled with
-//! Limner's rule (LabelMe draws with PIL, which can differ on boundary pixels); a circle
-//! (centre, point on the rim) takes the pixels whose centre lies inside it. Shapes
+//! later shapes win where shapes overlap. Polygons and rectangles are filled as LabelMe
+//! fills them (`labelme.utils.shape_to_mask`: PIL `ImageDraw.polygon` / `rectangle` with
+//! outline, on coordinates truncated to int; [`FillRule::Pil`]) unless another rule is
+//! asked for; a group keeps its polygons when Limner's rule gives the same pixels, else it
+//! holds the exact pixel-edge polygons of the reader's pixels. A circle (centre, point on
+//! the rim) takes the pixels whose centre lies inside it (LabelMe's PIL ellipse can differ
+//! on its rim). Shapes
 //! without area (point, line, linestrip) are refused. An `imagePath` that leaves the
 //! dataset folder is refused.
 
@@ -23,9 +27,11 @@ use serde::{Deserialize, Serialize};
 use super::classmap::{self, ClassMap};
 use crate::core::document::{Geometry, ImageDocument, ImageStatus, Segment, Source};
 use crate::core::error::{Error, Result};
-use crate::core::geometry::{BitMask, PolygonWithHoles, rasterize_polygons};
+use crate::core::fill_rule::FillRule;
+use crate::core::geometry::{BitMask, Point, PolygonWithHoles};
 use crate::core::io;
 use crate::core::ontology::Ontology;
+use crate::core::vectorize::{Vectorize, mask_to_polygons};
 
 /// One LabelMe shape.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -179,28 +185,39 @@ fn inside_root(dir: &Path, image_path: &str) -> Option<String> {
     (!parts.is_empty()).then(|| parts.join("/"))
 }
 
-/// Rasterizes one shape. Errors are messages for the shape's field.
-fn shape_mask(s: &Shape, w: u32, h: u32) -> Result<BitMask, String> {
+/// A rectangle shape's corners as a ring (the two points in any order).
+fn rectangle_ring(s: &Shape) -> Vec<Point> {
+    let ([x0, y0], [x1, y1]) = (s.points[0], s.points[1]);
+    let (a, b) = ([x0.min(x1), y0.min(y1)], [x0.max(x1), y0.max(y1)]);
+    vec![a, [b[0], a[1]], b, [a[0], b[1]]]
+}
+
+/// Rasterizes one shape, polygons and rectangles with `rule`. Errors are messages for
+/// the shape's field.
+fn shape_mask(s: &Shape, w: u32, h: u32, rule: FillRule) -> Result<BitMask, String> {
     if s.points.iter().flatten().any(|v| !v.is_finite()) {
         return Err("a point is not a finite number".into());
     }
-    let poly = |outer: Vec<[f64; 2]>| {
-        rasterize_polygons(
-            &[PolygonWithHoles {
-                outer,
-                holes: vec![],
-            }],
-            w,
-            h,
-        )
-    };
     match s.shape_type.as_str() {
-        "polygon" if s.points.len() >= 3 => Ok(poly(s.points.clone())),
-        "rectangle" if s.points.len() == 2 => {
-            let ([x0, y0], [x1, y1]) = (s.points[0], s.points[1]);
-            let (a, b) = ([x0.min(x1), y0.min(y1)], [x0.max(x1), y0.max(y1)]);
-            Ok(poly(vec![a, [b[0], a[1]], b, [a[0], b[1]]]))
+        "polygon" if s.points.len() >= 3 => Ok(rule.fill_ring(&s.points, w, h)),
+        "rectangle" if s.points.len() == 2 && rule == FillRule::Pil => {
+            // ImageDraw.rectangle: rows and columns from the truncated corners, inclusive.
+            let r = rectangle_ring(s);
+            let (x0, y0, x1, y1) = (
+                r[0][0] as i64,
+                r[0][1] as i64,
+                r[2][0] as i64,
+                r[2][1] as i64,
+            );
+            let mut m = BitMask::new(w, h);
+            for y in y0.max(0)..=y1.min(i64::from(h) - 1) {
+                for x in x0.max(0)..=x1.min(i64::from(w) - 1) {
+                    m.set(x, y, true);
+                }
+            }
+            Ok(m)
         }
+        "rectangle" if s.points.len() == 2 => Ok(rule.fill_ring(&rectangle_ring(s), w, h)),
         "circle" if s.points.len() == 2 => {
             let ([cx, cy], [px, py]) = (s.points[0], s.points[1]);
             let r2 = (px - cx).powi(2) + (py - cy).powi(2);
@@ -262,7 +279,10 @@ fn list_json(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
 }
 
 /// Reads every LabelMe JSON under `folder` (see the module docs).
-pub fn read(folder: &Path) -> Result<ImportedLabelme> {
+/// Reads a LabelMe folder; `fill` overrides the rule polygons and rectangles are filled
+/// with (default: PIL's, as LabelMe does).
+pub fn read(folder: &Path, fill: Option<FillRule>) -> Result<ImportedLabelme> {
+    let rule = fill.unwrap_or(FillRule::Pil);
     let mut files = Vec::new();
     list_json(folder, &mut files)?;
     files.sort();
@@ -292,7 +312,7 @@ pub fn read(folder: &Path) -> Result<ImportedLabelme> {
     }
     let documents = parsed
         .par_iter()
-        .map(|(path, f)| read_one(folder, path, f, &class_of))
+        .map(|(path, f)| read_one(folder, path, f, &class_of, rule))
         .collect::<Result<Vec<_>>>()?;
     Ok(ImportedLabelme {
         ontology: Ontology::from_coco(&cats, &cm_path)?,
@@ -305,6 +325,7 @@ fn read_one(
     path: &Path,
     f: &LabelmeFile,
     class_of: &HashMap<String, u32>,
+    rule: FillRule,
 ) -> Result<ImageDocument> {
     let rel_dir = path
         .parent()
@@ -363,6 +384,7 @@ fn read_one(
             .all(|&i| matches!(f.shapes[i].shape_type.as_str(), "polygon" | "rectangle"));
         let mut union = BitMask::new(w, h);
         let mut polys = Vec::new();
+        let mut same_as_ours = true;
         let mut crowd = false;
         for &i in &members {
             let s = &f.shapes[i];
@@ -371,28 +393,31 @@ fn read_one(
                 .get("iscrowd")
                 .and_then(|v| v.as_bool())
                 .unwrap_or(false);
-            let m = shape_mask(s, w, h)
+            let m = shape_mask(s, w, h, rule)
                 .map_err(|msg| Error::invalid(path, format!("shapes[{i}]"), msg))?;
             if only_polygons {
                 let pts = if s.shape_type == "rectangle" {
-                    let ([x0, y0], [x1, y1]) = (s.points[0], s.points[1]);
-                    let (a, b) = ([x0.min(x1), y0.min(y1)], [x0.max(x1), y0.max(y1)]);
-                    vec![a, [b[0], a[1]], b, [a[0], b[1]]]
+                    rectangle_ring(s)
                 } else {
                     s.points.clone()
                 };
+                same_as_ours &=
+                    rule == FillRule::Limner || FillRule::Limner.fill_ring(&pts, w, h) == m;
                 polys.push(PolygonWithHoles {
                     outer: pts,
                     holes: vec![],
                 });
-            } else {
-                for (u, v) in union.data.iter_mut().zip(&m.data) {
-                    *u |= v;
-                }
+            }
+            for (u, v) in union.data.iter_mut().zip(&m.data) {
+                *u |= v;
             }
         }
-        let g = if only_polygons {
+        let g = if only_polygons && same_as_ours {
             Geometry::Polygons { polygons: polys }
+        } else if only_polygons && union.area() > 0 {
+            Geometry::Polygons {
+                polygons: mask_to_polygons(&union, Vectorize::Exact),
+            }
         } else {
             Geometry::from_mask(&union)
         };

@@ -19,6 +19,7 @@ use rayon::prelude::*;
 
 use super::document::ImageDocument;
 use super::error::{Error, Result};
+use super::fill_rule::FillRule;
 use super::ontology::Ontology;
 use super::project::Project;
 
@@ -79,10 +80,62 @@ pub struct WriteReport {
     pub images: usize,
     pub segments: usize,
     pub warnings: Vec<String>,
+    /// Pixels the format cannot express, per segment, under its usual reader's rule.
+    pub inexpressible: Vec<yolo_seg::Inexpressible>,
 }
 
 /// Reads `input` in `format`. `images` overrides where the images are.
 pub fn read(format: Format, input: &Path, images: Option<&Path>) -> Result<Dataset> {
+    read_with(format, input, images, None)
+}
+
+/// The fill rule a format's polygons are read with by default: the rule of the tool
+/// that writes and reads them (`None` for formats without polygons to fill).
+pub fn default_fill_rule(format: Format) -> Option<FillRule> {
+    match format {
+        Format::YoloSeg => Some(FillRule::Opencv),
+        Format::Labelme => Some(FillRule::Pil),
+        Format::CocoInstance => Some(FillRule::Pycocotools),
+        Format::Cvat => Some(FillRule::Limner),
+        _ => None,
+    }
+}
+
+/// The fill rules a format's reader can be asked for (`--fill-rule`, `--reader`).
+pub fn fill_rules(format: Format) -> &'static [FillRule] {
+    match format {
+        Format::YoloSeg | Format::Labelme => &FillRule::ALL,
+        Format::CocoInstance => &[FillRule::Pycocotools],
+        Format::Cvat => &[FillRule::Limner],
+        _ => &[],
+    }
+}
+
+/// Like [`read`], with the polygons of `yolo-seg` and `labelme` filled by `fill`
+/// instead of the format's default rule. Other formats refuse a rule they do not use.
+pub fn read_with(
+    format: Format,
+    input: &Path,
+    images: Option<&Path>,
+    fill: Option<FillRule>,
+) -> Result<Dataset> {
+    if let Some(rule) = fill
+        && !fill_rules(format).contains(&rule)
+    {
+        let fixed = match default_fill_rule(format) {
+            Some(r) => format!("its polygons are always filled with the {} rule", r.name()),
+            None => "it has no polygons to fill".to_string(),
+        };
+        return Err(Error::invalid(
+            input,
+            "fill rule",
+            format!(
+                "{} cannot be read with the {} rule: {fixed}",
+                format.name(),
+                rule.name()
+            ),
+        ));
+    }
     match format {
         Format::Project => {
             if !input.join(super::project::SETTINGS_FILE).exists() {
@@ -136,7 +189,7 @@ pub fn read(format: Format, input: &Path, images: Option<&Path>) -> Result<Datas
             })
         }
         Format::Labelme => {
-            let d = labelme::read(input)?;
+            let d = labelme::read(input, fill)?;
             Ok(Dataset {
                 ontology: d.ontology,
                 documents: d.documents,
@@ -156,7 +209,7 @@ pub fn read(format: Format, input: &Path, images: Option<&Path>) -> Result<Datas
             })
         }
         Format::YoloSeg => {
-            let d = yolo_seg::read(input, images)?;
+            let d = yolo_seg::read(input, images, fill)?;
             Ok(Dataset {
                 ontology: d.ontology,
                 documents: d.documents,
@@ -247,6 +300,7 @@ pub fn write(format: Format, data: Dataset, output: &Path) -> Result<WriteReport
                 images: data.documents.len(),
                 segments: data.documents.iter().map(|d| d.segments.len()).sum(),
                 warnings: Vec::new(),
+                inexpressible: Vec::new(),
             })
         }
         Format::CocoPanoptic => {
@@ -255,6 +309,7 @@ pub fn write(format: Format, data: Dataset, output: &Path) -> Result<WriteReport
                 images: r.images,
                 segments: r.segments,
                 warnings: r.warnings,
+                inexpressible: Vec::new(),
             })
         }
         Format::Labelme => {
@@ -263,6 +318,7 @@ pub fn write(format: Format, data: Dataset, output: &Path) -> Result<WriteReport
                 images: data.documents.len(),
                 segments: n,
                 warnings: Vec::new(),
+                inexpressible: Vec::new(),
             })
         }
         Format::Cvat => {
@@ -271,6 +327,7 @@ pub fn write(format: Format, data: Dataset, output: &Path) -> Result<WriteReport
                 images: data.documents.len(),
                 segments: n,
                 warnings: Vec::new(),
+                inexpressible: Vec::new(),
             })
         }
         Format::YoloSeg => {
@@ -278,14 +335,30 @@ pub fn write(format: Format, data: Dataset, output: &Path) -> Result<WriteReport
             let mut warnings = Vec::new();
             if r.bridged_holes + r.bridged_parts > 0 {
                 warnings.push(format!(
-                    "yolo-seg: {} hole(s) and {} extra polygon(s) joined to their instance by zero-width cuts",
+                    "yolo-seg: {} hole(s) and {} extra part(s) joined to their instance by paths walked there and back",
                     r.bridged_holes, r.bridged_parts
+                ));
+            }
+            let mut worst: Vec<&yolo_seg::Inexpressible> = r.inexpressible.iter().collect();
+            worst.sort_by(|a, b| b.pixels.cmp(&a.pixels));
+            if worst.len() > 20 {
+                warnings.push(format!(
+                    "yolo-seg: {} segment(s), {} pixel(s) in all, cannot be expressed by one polygon under OpenCV's fill; the worst 20:",
+                    worst.len(),
+                    worst.iter().map(|x| x.pixels).sum::<u64>()
+                ));
+            }
+            for x in worst.iter().take(20) {
+                warnings.push(format!(
+                    "yolo-seg: {} segment {}: {} pixel(s) cannot be expressed by one polygon under OpenCV's fill (the paths joining its separate parts)",
+                    x.image, x.segment, x.pixels
                 ));
             }
             Ok(WriteReport {
                 images: r.images,
                 segments: r.segments,
                 warnings,
+                inexpressible: r.inexpressible,
             })
         }
         Format::Voc => {
@@ -298,6 +371,7 @@ pub fn write(format: Format, data: Dataset, output: &Path) -> Result<WriteReport
                     .map(|d| d.resolve().stats().len())
                     .sum(),
                 warnings: Vec::new(),
+                inexpressible: Vec::new(),
             })
         }
         Format::SemanticPng => {
@@ -309,6 +383,7 @@ pub fn write(format: Format, data: Dataset, output: &Path) -> Result<WriteReport
                     "semantic-png keeps classes only: instances, segment ids and iscrowd are merged ({}-bit PNGs)",
                     r.bits
                 )],
+                inexpressible: Vec::new(),
             })
         }
         Format::CocoInstance => {
@@ -317,6 +392,7 @@ pub fn write(format: Format, data: Dataset, output: &Path) -> Result<WriteReport
                 images: r.images,
                 segments: r.segments,
                 warnings: r.warnings,
+                inexpressible: Vec::new(),
             })
         }
     }

@@ -6,13 +6,22 @@
 //! keep classes only (semantic-png) must give back the class of every pixel; their
 //! documented loss (instances merged, ids and iscrowd dropped) is reported but is not a
 //! failure.
+//!
+//! The export is read back with a named reader's fill rule (`--reader`; default: the
+//! format's usual reader, [`super::default_fill_rule`]), so the check is what the
+//! training code will see, not only what Limner sees. Pixels the export itself reported
+//! as inexpressible under that reader are the format's documented loss there; any other
+//! change fails. Changes are listed per segment and per image, worst first.
 
 use std::collections::HashMap;
 use std::path::Path;
 
+use std::collections::HashSet;
+
 use super::{Dataset, Format};
 use crate::core::document::ImageDocument;
 use crate::core::error::Result;
+use crate::core::fill_rule::FillRule;
 use crate::core::geometry::BitMask;
 use crate::core::labelmap::LabelMap;
 use crate::core::vectorize::{Vectorize, mask_to_polygons};
@@ -38,12 +47,20 @@ pub struct RoundtripReport {
     pub details: Vec<String>,
     /// The format's documented loss (empty when it must be lossless).
     pub documented_loss: &'static str,
+    /// The fill rule the export was read back with (`None`: no polygons to fill).
+    pub reader: Option<FillRule>,
+    /// Changed pixels that the export reported as inexpressible for this reader.
+    pub reported_pixels: u64,
+    /// (image, segment id, changed pixels), worst first.
+    pub worst_segments: Vec<(String, u32, u64)>,
+    /// (image, changed pixels), worst first.
+    pub worst_images: Vec<(String, u64)>,
 }
 
 impl RoundtripReport {
     /// True when something changed beyond the format's documented loss.
     pub fn failed(&self) -> bool {
-        self.changed_pixels > 0
+        self.changed_pixels > self.reported_pixels
             || self.changed_classes > 0
             || (self.documented_loss.is_empty()
                 && (self.lost_segments > 0 || self.lost_holes > 0 || self.changed_iscrowd > 0))
@@ -78,8 +95,14 @@ fn class_map(d: &ImageDocument, map: &LabelMap) -> LabelMap {
     map.map_ids(|id| of.get(&id).copied().unwrap_or(0))
 }
 
-/// Compares `before` with `after` as `format` keeps them.
-pub fn compare(before: &Dataset, after: &Dataset, format: Format) -> RoundtripReport {
+/// Compares `before` with `after` as `format` keeps them. `reported` holds, per image,
+/// the pixels the export said it cannot express for the reader used.
+pub fn compare(
+    before: &Dataset,
+    after: &Dataset,
+    format: Format,
+    reported: &HashMap<String, HashSet<[u32; 2]>>,
+) -> RoundtripReport {
     let loss = documented_loss(format);
     let mut r = RoundtripReport {
         documented_loss: loss,
@@ -118,11 +141,31 @@ pub fn compare(before: &Dataset, after: &Dataset, format: Format) -> RoundtripRe
             r.changed_pixels += n;
             continue;
         }
-        let n = ma.ids.iter().zip(&mb.ids).filter(|(x, y)| x != y).count() as u64;
+        let w = ma.width;
+        let mut n = 0u64;
+        let mut per_segment: HashMap<u32, u64> = HashMap::new();
+        let known = reported.get(name.as_str());
+        for (i, (x, y)) in ma.ids.iter().zip(&mb.ids).enumerate() {
+            if x != y {
+                n += 1;
+                for id in [*x, *y] {
+                    if id != 0 && sa.contains_key(&id) {
+                        *per_segment.entry(id).or_default() += 1;
+                    }
+                }
+                let at = [i as u32 % w, i as u32 / w];
+                if known.is_some_and(|k| k.contains(&at)) {
+                    r.reported_pixels += 1;
+                }
+            }
+        }
         if n > 0 {
             r.details
                 .push(format!("{name}: {n} pixel(s) changed segment"));
+            r.worst_images.push((name.clone(), n));
         }
+        r.worst_segments
+            .extend(per_segment.into_iter().map(|(id, k)| (name.clone(), id, k)));
         r.changed_pixels += n;
         let sb = mb.stats();
         for (&id, st) in &sa {
@@ -154,17 +197,23 @@ pub fn compare(before: &Dataset, after: &Dataset, format: Format) -> RoundtripRe
             }
         }
     }
+    r.worst_images
+        .sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    r.worst_segments
+        .sort_by(|a, b| b.2.cmp(&a.2).then_with(|| (&a.0, a.1).cmp(&(&b.0, b.1))));
     r
 }
 
 /// Reads `input` as `from`, writes it as `format` into a temporary folder, reads that
-/// back and compares.
+/// back with `reader`'s fill rule (default: the format's usual reader) and compares.
 pub fn run(
     from: Format,
     input: &Path,
     images: Option<&Path>,
     format: Format,
+    reader: Option<FillRule>,
 ) -> Result<RoundtripReport> {
+    let reader = reader.or_else(|| super::default_fill_rule(format));
     let before = super::read(from, input, images)?;
     let again = super::read(from, input, images)?;
     let tmp = tempfile::tempdir().map_err(|e| crate::core::error::Error::io(input, e))?;
@@ -173,7 +222,16 @@ pub fn run(
         Format::CocoInstance => tmp.path().join("roundtrip/instances.json"),
         _ => tmp.path().join("roundtrip"),
     };
-    super::write(format, again, &out)?;
-    let after = super::read(format, &out, None)?;
-    Ok(compare(&before, &after, format))
+    let written = super::write(format, again, &out)?;
+    let after = super::read_with(format, &out, None, reader)?;
+    // The export measures what it cannot express under the format's usual reader only.
+    let mut reported: HashMap<String, HashSet<[u32; 2]>> = HashMap::new();
+    if reader == super::default_fill_rule(format) {
+        for x in written.inexpressible {
+            reported.entry(x.image).or_default().extend(x.at);
+        }
+    }
+    let mut r = compare(&before, &after, format, &reported);
+    r.reader = reader;
+    Ok(r)
 }

@@ -9,18 +9,29 @@
 //! <folder>/limner_yolo.json     file names, sizes, segment ids and iscrowd
 //! ```
 //!
-//! Export: each visible segment becomes one line: the exact pixel-edge polygons of its
-//! visible pixels (see [`crate::core::vectorize`]), every hole and every further polygon
-//! joined to the ring by a zero-width cut (the same edge walked there and back). Cuts are
-//! counted and reported, holes are never dropped. Under Limner's even-odd rule the cut
-//! line rasterizes back to exactly the same pixels. Coordinates are written with
-//! shortest round-trip precision. YOLO has no crowd flag or stable ids: the sidecar keeps
-//! them, so a Limner export imports back unchanged.
+//! Export: each visible segment becomes one line: one closed walk through the centres of
+//! its border pixels ([`crate::core::contour`]), holes joined to their border and
+//! further parts to the first by paths walked there and back. Ultralytics reads a line
+//! as `polygon2mask` does (coordinates times the image size, truncated to int32,
+//! `cv2.fillPoly`), which fills such a walk back to exactly the segment's pixels
+//! ([`FillRule::Opencv`]). Vertices are written at pixel centres, `(x + 0.5) / width`, so
+//! the truncation lands on the pixel even after float32 parsing. What one polygon cannot
+//! express (the background pixels on a path between separate parts) is measured by
+//! filling the walk with OpenCV's rule and reported per segment. YOLO has no crowd flag
+//! or stable ids: the sidecar keeps them (and the fill rule), so a Limner export
+//! imports back unchanged.
 //!
-//! Import: each line becomes one segment holding the line's ring as a polygon (filled
-//! with Limner's rule; Ultralytics rasterizes with OpenCV's `fillPoly`, which can differ
-//! on boundary pixels). Without the sidecar, image sizes come from `images/<stem>.*`,
-//! segment ids are 1.. in line order (later lines win where lines overlap).
+//! Import: each line becomes one segment, filled with the producing tool's rule: OpenCV's
+//! (Ultralytics) by default, Limner's for a folder whose sidecar predates the `fill_rule`
+//! field (Limner's pixel-edge exports), or the rule asked for. A ring that Limner's rule
+//! fills to the same pixels stays that polygon; otherwise the segment holds the exact
+//! pixel-edge polygons of the reader's pixels. Without the sidecar, image sizes come
+//! from `images/<stem>.*`, segment ids are 1.. in line order (later lines win where
+//! lines overlap).
+//!
+//! The guarantee is at the image's own resolution: Ultralytics' training loader also
+//! resamples each polygon to a fixed number of points and rescales it to the training
+//! size, which no export can control.
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
@@ -30,8 +41,10 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::classmap::{self, ClassEntry, ClassMap, VoidEntry};
+use crate::core::contour::opencv_walk;
 use crate::core::document::{Geometry, ImageDocument, ImageStatus, Segment, Source};
 use crate::core::error::{Error, Result};
+use crate::core::fill_rule::{FillRule, opencv_fill_poly};
 use crate::core::geometry::{BitMask, Point, PolygonWithHoles};
 use crate::core::io;
 use crate::core::ontology::{CocoCategory, Ontology, VOID_ID};
@@ -56,6 +69,22 @@ pub struct YoloImage {
     /// Segment ids flagged iscrowd.
     #[serde(default)]
     pub crowd: Vec<u32>,
+    /// The fill rule the lines were written for (absent: Limner's, in older exports).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fill_rule: Option<String>,
+}
+
+/// A segment whose pixels one YOLO polygon cannot express exactly.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Inexpressible {
+    /// The image's file name.
+    pub image: String,
+    /// The segment id.
+    pub segment: u32,
+    /// Pixels OpenCV's fill of the written line adds or drops.
+    pub pixels: u64,
+    /// Where they are (image coordinates x, y).
+    pub at: Vec<[u32; 2]>,
 }
 
 /// What an export did.
@@ -65,52 +94,12 @@ pub struct ExportReport {
     pub images: usize,
     /// Lines (instances) written.
     pub segments: usize,
-    /// Holes joined to their outer ring by a zero-width cut.
+    /// Holes joined to their outer border by a path walked there and back.
     pub bridged_holes: usize,
-    /// Extra polygons of one segment joined by a zero-width cut.
+    /// Extra parts of one segment joined by a path over the background.
     pub bridged_parts: usize,
-}
-
-/// Joins `ring` into `base` by a zero-width cut walked there and back: from base's
-/// first vertex B along the row y = B.y to the column of the ring's top-most vertex R,
-/// along that column to R, round the ring, and back the same way. The cut is made of horizontal edges (ignored by the fill rule) and vertical ones
-/// at integer x (never through a pixel centre, crossed twice at the same x), so the
-/// joined walk fills exactly the pixels of `base` and `ring` under even-odd.
-fn bridge(base: &mut Vec<Point>, ring: &[Point]) {
-    let b = base[0];
-    let j = (0..ring.len())
-        .min_by(|&x, &y| {
-            let (p, q) = (ring[x], ring[y]);
-            p[1].total_cmp(&q[1]).then(p[0].total_cmp(&q[0]))
-        })
-        .unwrap_or(0);
-    let r = ring[j];
-    let mut cut = Vec::with_capacity(ring.len() + 5);
-    cut.push([r[0], b[1]]);
-    cut.extend_from_slice(&ring[j..]);
-    cut.extend_from_slice(&ring[..=j]);
-    cut.push([r[0], b[1]]);
-    cut.push(b);
-    base.splice(1..1, cut);
-}
-
-/// One closed walk (holes and parts bridged) for a segment's exact (integer-vertex)
-/// polygons.
-fn single_ring(polys: &[PolygonWithHoles], report: &mut ExportReport) -> Vec<Point> {
-    let mut ring: Vec<Point> = Vec::new();
-    for (k, p) in polys.iter().enumerate() {
-        if k == 0 {
-            ring = p.outer.clone();
-        } else {
-            bridge(&mut ring, &p.outer);
-            report.bridged_parts += 1;
-        }
-        for h in &p.holes {
-            bridge(&mut ring, h);
-            report.bridged_holes += 1;
-        }
-    }
-    ring
+    /// Segments the written lines do not reproduce exactly under OpenCV's rule.
+    pub inexpressible: Vec<Inexpressible>,
 }
 
 fn class_map(ontology: &Ontology) -> ClassMap {
@@ -176,19 +165,32 @@ pub fn export_documents(
                         crop.data[(y * bw + x) as usize] = u8::from(map.at(x0 + x, y0 + y) == id);
                     }
                 }
-                let mut polys = mask_to_polygons(&crop, Vectorize::Exact);
-                for p in &mut polys {
-                    for r in std::iter::once(&mut p.outer).chain(p.holes.iter_mut()) {
-                        for v in r.iter_mut() {
-                            v[0] += f64::from(x0);
-                            v[1] += f64::from(y0);
-                        }
-                    }
+                let walk = opencv_walk(&crop);
+                rep.bridged_holes += walk.holes;
+                rep.bridged_parts += walk.parts;
+                let back = opencv_fill_poly(&[walk.points.clone()], bw, bh);
+                let at: Vec<[u32; 2]> = (0..bw * bh)
+                    .filter(|&i| back.data[i as usize] != crop.data[i as usize])
+                    .map(|i| [x0 + i % bw, y0 + i / bw])
+                    .collect();
+                if !at.is_empty() {
+                    rep.inexpressible.push(Inexpressible {
+                        image: d.image.file_name.clone(),
+                        segment: id,
+                        pixels: at.len() as u64,
+                        at,
+                    });
                 }
-                let ring = single_ring(&polys, &mut rep);
+                let mut pts = walk.points;
+                // Ultralytics and most readers want at least three points.
+                while !pts.is_empty() && pts.len() < 3 {
+                    pts.push(pts[pts.len() - 1]);
+                }
                 let _ = write!(text, "{}", yolo_of[&seg.category_id]);
-                for v in &ring {
-                    let _ = write!(text, " {} {}", v[0] / w, v[1] / h);
+                for v in &pts {
+                    let x = (f64::from(x0) + v[0] as f64 + 0.5) / w;
+                    let y = (f64::from(y0) + v[1] as f64 + 0.5) / h;
+                    let _ = write!(text, " {x} {y}");
                 }
                 text.push('\n');
                 ids.push(id);
@@ -216,6 +218,7 @@ pub fn export_documents(
                         .filter(|s| s.iscrowd)
                         .map(|s| s.id)
                         .collect(),
+                    fill_rule: Some(FillRule::Opencv.name().to_string()),
                 },
                 rep,
             ))
@@ -228,6 +231,7 @@ pub fn export_documents(
         report.segments += r.segments;
         report.bridged_holes += r.bridged_holes;
         report.bridged_parts += r.bridged_parts;
+        report.inexpressible.extend(r.inexpressible);
         images.push(im);
     }
     let mut yaml = String::from("path: .\ntrain: images\nval: images\nnames:\n");
@@ -276,12 +280,11 @@ pub struct ImportedYolo {
     pub documents: Vec<ImageDocument>,
 }
 
-/// Parses one label file into segments. Errors name the file and the line.
+/// Parses one label file into (class, ring of normalized coordinates). Errors name the
+/// file and the line.
 fn parse_labels(
     path: &Path,
     text: &str,
-    w: u32,
-    h: u32,
     class_of: &dyn Fn(u32) -> Option<u32>,
 ) -> Result<Vec<(u32, Vec<Point>)>> {
     let mut out = Vec::new();
@@ -314,11 +317,7 @@ fn parse_labels(
                 ),
             ));
         }
-        let ring = vals
-            .chunks_exact(2)
-            .map(|p| [p[0] * f64::from(w), p[1] * f64::from(h)])
-            .collect();
-        out.push((class, ring));
+        out.push((class, vals.chunks_exact(2).map(|p| [p[0], p[1]]).collect()));
     }
     Ok(out)
 }
@@ -331,9 +330,48 @@ fn find_image(dir: &Path, stem: &str) -> Option<PathBuf> {
         .find(|p| p.exists())
 }
 
+/// One line's ring (normalized coordinates) as the reader with `rule` fills it: the
+/// ring itself when Limner's rule gives the same pixels, else the exact pixel-edge
+/// polygons of the reader's pixels.
+fn line_geometry(ring: &[Point], w: u32, h: u32, rule: FillRule) -> Geometry {
+    let polygon = |outer: Vec<Point>| Geometry::Polygons {
+        polygons: vec![PolygonWithHoles {
+            outer,
+            holes: vec![],
+        }],
+    };
+    let pixels: Vec<Point> = match rule {
+        // Ultralytics parses float32 and multiplies in float32 before truncating.
+        FillRule::Opencv => ring
+            .iter()
+            .map(|p| {
+                [
+                    f64::from(p[0] as f32 * w as f32),
+                    f64::from(p[1] as f32 * h as f32),
+                ]
+            })
+            .collect(),
+        _ => ring
+            .iter()
+            .map(|p| [p[0] * f64::from(w), p[1] * f64::from(h)])
+            .collect(),
+    };
+    if rule == FillRule::Limner {
+        return polygon(pixels);
+    }
+    let theirs = rule.fill_ring(&pixels, w, h);
+    if FillRule::Limner.fill_ring(&pixels, w, h) == theirs {
+        return polygon(pixels);
+    }
+    Geometry::Polygons {
+        polygons: mask_to_polygons(&theirs, Vectorize::Exact),
+    }
+}
+
 /// Reads a YOLO segmentation folder (see the module docs); image sizes come from
-/// `images` (default `<folder>/images`) when there is no sidecar.
-pub fn read(folder: &Path, images: Option<&Path>) -> Result<ImportedYolo> {
+/// `images` (default `<folder>/images`) when there is no sidecar. `fill` overrides the
+/// fill rule the lines are read with.
+pub fn read(folder: &Path, images: Option<&Path>, fill: Option<FillRule>) -> Result<ImportedYolo> {
     let images_dir = images.map_or_else(|| folder.join("images"), Path::to_path_buf);
     let cm_path = classmap::path_for(folder, true);
     let (cats, class_of): (Vec<CocoCategory>, HashMap<u32, u32>) = if cm_path.exists() {
@@ -356,7 +394,8 @@ pub fn read(folder: &Path, images: Option<&Path>) -> Result<ImportedYolo> {
         )
     };
     let side_path = folder.join(SIDECAR);
-    let images: Vec<YoloImage> = if side_path.exists() {
+    let has_sidecar = side_path.exists();
+    let images: Vec<YoloImage> = if has_sidecar {
         io::read_json(&side_path)?
     } else {
         let dir = folder.join("labels");
@@ -392,6 +431,7 @@ pub fn read(folder: &Path, images: Option<&Path>) -> Result<ImportedYolo> {
                     height,
                     segment_ids: Vec::new(),
                     crowd: Vec::new(),
+                    fill_rule: None,
                 })
             })
             .collect::<Result<_>>()?
@@ -405,7 +445,16 @@ pub fn read(folder: &Path, images: Option<&Path>) -> Result<ImportedYolo> {
             io::safe_relative_path(&im.file_name, &side_path, &format!("[{i}].file_name"))?;
             let path = folder.join("labels").join(format!("{}.txt", im.stem));
             let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
-            let lines = parse_labels(&path, &text, im.width, im.height, &lookup)?;
+            let lines = parse_labels(&path, &text, &lookup)?;
+            let rule = match (fill, &im.fill_rule) {
+                (Some(r), _) => r,
+                (None, Some(name)) => name
+                    .parse::<FillRule>()
+                    .map_err(|e| Error::invalid(&side_path, format!("[{i}].fill_rule"), e))?,
+                // A sidecar without the field: an export of Limner before fill rules.
+                (None, None) if has_sidecar => FillRule::Limner,
+                (None, None) => FillRule::Opencv,
+            };
             let mut d = ImageDocument::new(&im.file_name, im.width, im.height);
             d.status = ImageStatus::Done;
             let mut next = im.segment_ids.iter().copied().max().unwrap_or(0);
@@ -417,12 +466,7 @@ pub fn read(folder: &Path, images: Option<&Path>) -> Result<ImportedYolo> {
                         next
                     }
                 };
-                let g = Geometry::Polygons {
-                    polygons: vec![PolygonWithHoles {
-                        outer: ring,
-                        holes: vec![],
-                    }],
-                };
+                let g = line_geometry(&ring, im.width, im.height, rule);
                 let mut s = Segment::new(id, class, g, Source::Import);
                 s.iscrowd = im.crowd.contains(&id);
                 d.segments.push(s);
