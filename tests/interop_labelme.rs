@@ -5,6 +5,7 @@ mod interop_common;
 
 use base64::Engine as _;
 use interop_common::{compare, fixture_set, shared};
+use limner::core::fill_rule::FillRule;
 use limner::core::formats::{self, Format};
 
 #[test]
@@ -83,12 +84,21 @@ fn foreign_shapes_are_read() {
             .id;
         doc.segments.iter().find(|s| s.category_id == c).unwrap().id
     };
-    assert_eq!(area(by_class("box")), 4 * 3);
+    // LabelMe fills a rectangle with PIL: both corners' rows and columns included.
+    assert_eq!(area(by_class("box")), 5 * 4);
     // Disc of radius 2 at (8, 6): 12 pixel centres inside, plus the one mask pixel.
     assert_eq!(by_class("disc"), 7, "group_id becomes the segment id");
     assert_eq!(area(7), 12 + 1);
     assert_eq!(map.at(0, 8), 7);
     assert_eq!(doc.segments.len(), 3);
+    // Limner's own rule on request: pixel centres inside the box only.
+    let ours =
+        formats::read_with(Format::Labelme, tmp.path(), None, Some(FillRule::Limner)).unwrap();
+    let map = ours.documents[0].resolve();
+    assert_eq!(
+        map.ids.iter().filter(|&&i| i == by_class("box")).count(),
+        4 * 3
+    );
 }
 
 #[test]
