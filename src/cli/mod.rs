@@ -114,10 +114,15 @@ pub enum Command {
     /// Slice tags of images (`scene=indoor`): import from CSV, set on one image.
     #[command(subcommand)]
     Tags(qa::TagsCommand),
-    /// Mark images as gold (the reference `qa compare` scores against), or unmark them.
+    /// Mark images as gold (the reference `qa compare` scores against), or unmark them;
+    /// `gold sample` marks a stratified random gold set.
+    #[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
     Gold {
+        #[command(subcommand)]
+        sample: Option<qa::GoldCommand>,
         /// Project folder.
-        project: PathBuf,
+        #[arg(required = true)]
+        project: Option<PathBuf>,
         /// Image file names, relative to the project's images folder.
         #[arg(required = true)]
         files: Vec<String>,
@@ -231,11 +236,18 @@ fn run_command(cli: Cli) -> ExitCode {
         Some(Command::Qa(cmd)) => report(qa::run_qa(cmd)),
         Some(Command::Tags(cmd)) => report(qa::run_tags(cmd)),
         Some(Command::Gold {
+            sample: Some(cmd), ..
+        }) => report(qa::run_gold_sample(cmd)),
+        Some(Command::Gold {
             project,
             files,
             unset,
             user,
-        }) => report(qa::run_gold(&project, &files, unset, user.as_deref())),
+            ..
+        }) => report(match project {
+            Some(project) => qa::run_gold(&project, &files, unset, user.as_deref()),
+            None => Err(anyhow::anyhow!("limner gold needs a project folder")),
+        }),
     }
 }
 

@@ -236,6 +236,15 @@ pub fn run_qa(cmd: QaCommand) -> anyhow::Result<()> {
             for t in &r.slices {
                 print_groups(&format!("by {}", t.tag), &t.groups);
             }
+            for t in &r.gold_coverage {
+                outln!("\ngold coverage by {} (gold / images)", t.tag);
+                for row in &t.rows {
+                    outln!("  {:<24} {:>5} / {}", row.value, row.gold, row.images);
+                }
+            }
+            for w in &r.gold_warnings {
+                outln!("warning: {w}");
+            }
             print_groups("by annotator", &r.annotators);
             outln!("\nworst images:");
             for s in r.per_image.iter().take(10) {
@@ -464,5 +473,80 @@ pub fn run_gold(
             if changed { "" } else { " (unchanged)" }
         );
     }
+    Ok(())
+}
+
+/// `limner gold sample ...`
+#[derive(Debug, Subcommand)]
+pub enum GoldCommand {
+    /// Mark a stratified random gold set: N images spread over the value combinations of
+    /// the `--by` tags (in proportion to their size, at least one each while N allows),
+    /// or N per combination with `--per-stratum`. Images already gold count.
+    Sample {
+        /// Project folder.
+        project: PathBuf,
+        /// Gold images wanted (in all, or per stratum).
+        #[arg(long)]
+        n: usize,
+        /// Tag keys to stratify by, comma-separated (`scene,device`).
+        #[arg(long, value_delimiter = ',')]
+        by: Vec<String>,
+        /// N per stratum instead of N in all.
+        #[arg(long)]
+        per_stratum: bool,
+        /// Seed of the random choice.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// User name for the audit log (default: $LIMNER_USER, else $USER).
+        #[arg(long)]
+        user: Option<String>,
+    },
+}
+
+/// `limner gold sample`: marks the sample and prints it per stratum.
+pub fn run_gold_sample(cmd: GoldCommand) -> anyhow::Result<()> {
+    let GoldCommand::Sample {
+        project,
+        n,
+        by,
+        per_stratum,
+        seed,
+        user,
+    } = cmd;
+    let (p, _lock) = open_for_writing(&project, "gold sample")?;
+    let opts = tags::GoldSample {
+        n,
+        by,
+        per_stratum,
+        seed,
+    };
+    let strata = tags::sample_gold(&p, &opts, &qa::user_name(user.as_deref()))?;
+    outln!(
+        "{:<40} {:>7} {:>11} {:>7}",
+        "stratum",
+        "images",
+        "gold before",
+        "marked"
+    );
+    let (mut marked, mut gold) = (0, 0);
+    for s in &strata {
+        let name = if s.values.is_empty() {
+            "(all images)".to_string()
+        } else {
+            s.values.join(" ")
+        };
+        outln!(
+            "{name:<40} {:>7} {:>11} {:>7}",
+            s.images,
+            s.gold_before,
+            s.chosen.len()
+        );
+        for f in &s.chosen {
+            outln!("  gold: {f}");
+        }
+        marked += s.chosen.len();
+        gold += s.gold_before + s.chosen.len();
+    }
+    outln!("marked {marked} image(s); the gold set now has {gold}");
     Ok(())
 }

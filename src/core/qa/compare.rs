@@ -89,6 +89,64 @@ pub struct Thumbnail {
     pub over_image: bool,
 }
 
+/// How much of one slice value the gold set covers.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct CoverageRow {
+    /// The slice value (`(untagged)` when missing).
+    pub value: String,
+    /// Images of the gold label set with this value.
+    pub images: usize,
+    /// Of those, gold images.
+    pub gold: usize,
+}
+
+/// Gold coverage of one `--by` tag.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct CoverageTable {
+    /// The tag key.
+    pub tag: String,
+    /// One row per value, by value.
+    pub rows: Vec<CoverageRow>,
+}
+
+/// Gold coverage per value of each tag over the gold label set's images, and a warning
+/// per value that has images but no gold image (its scores would rest on nothing).
+pub fn gold_coverage(gold: &LabelSet, by: &[String]) -> (Vec<CoverageTable>, Vec<String>) {
+    let (gold_docs, _) = gold.gold_set();
+    let is_gold: std::collections::HashSet<&str> = gold_docs
+        .iter()
+        .map(|d| d.image.file_name.as_str())
+        .collect();
+    let mut warnings = Vec::new();
+    let tables = by
+        .iter()
+        .map(|tag| {
+            let mut rows: BTreeMap<String, CoverageRow> = BTreeMap::new();
+            for d in &gold.documents {
+                let value = crate::core::qa::tags::slice_of(d, tag);
+                let row = rows.entry(value.clone()).or_insert(CoverageRow {
+                    value,
+                    images: 0,
+                    gold: 0,
+                });
+                row.images += 1;
+                row.gold += usize::from(is_gold.contains(d.image.file_name.as_str()));
+            }
+            for r in rows.values().filter(|r| r.gold == 0) {
+                warnings.push(format!(
+                    "slice {tag}={} has {} image(s) and no gold image: mark some (`limner gold sample --by {tag}`)",
+                    r.value, r.images
+                ));
+            }
+            CoverageTable {
+                tag: tag.clone(),
+                rows: rows.into_values().collect(),
+            }
+        })
+        .collect();
+    (tables, warnings)
+}
+
 /// Everything `qa compare` found.
 #[derive(Debug, Clone, Serialize)]
 pub struct CompareReport {
@@ -108,6 +166,10 @@ pub struct CompareReport {
     pub overall: Scores,
     /// One table per `--by` tag.
     pub slices: Vec<SliceTable>,
+    /// Gold coverage per `--by` tag over the gold label set's images.
+    pub gold_coverage: Vec<CoverageTable>,
+    /// Slice values with images but no gold image.
+    pub gold_warnings: Vec<String>,
     /// One entry per annotator of the prediction.
     pub annotators: Vec<GroupScores>,
     /// Per image, worst first (lowest PQ, then lowest mIoU, then largest boundary error).
@@ -253,6 +315,7 @@ pub fn compare(gold: &LabelSet, pred: &LabelSet, opts: &CompareOptions) -> Resul
             .then(a.file_name.cmp(&b.file_name))
     });
 
+    let (gold_coverage, gold_warnings) = gold_coverage(gold, &opts.by);
     let images_dir = gold.images_dir.clone().or_else(|| pred.images_dir.clone());
     let thumbnails = per_image
         .iter()
@@ -287,6 +350,8 @@ pub fn compare(gold: &LabelSet, pred: &LabelSet, opts: &CompareOptions) -> Resul
         boundary_dilation_ratio: BOUNDARY_DILATION_RATIO,
         overall: Scores::from_counts(&table, &overall),
         slices,
+        gold_coverage,
+        gold_warnings,
         annotators,
         per_image: per_image.into_iter().map(|(_, s)| s).collect(),
         colors: table.classes.iter().map(|c| (c.id, c.color)).collect(),

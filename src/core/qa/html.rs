@@ -35,7 +35,7 @@ fn hex(c: [u8; 3]) -> String {
     format!("#{:02x}{:02x}{:02x}", c[0], c[1], c[2])
 }
 
-const CSS: &str = "body{font:14px/1.4 system-ui,sans-serif;margin:24px;color:#222;background:#fafafa}\
+const CSS: &str = ".warn{color:#b00020;font-weight:600}body{font:14px/1.4 system-ui,sans-serif;margin:24px;color:#222;background:#fafafa}\
 h1{font-size:22px}h2{font-size:18px;margin-top:28px;border-bottom:1px solid #ccc}\
 table{border-collapse:collapse;margin:8px 0}td,th{border:1px solid #ddd;padding:3px 8px;text-align:right}\
 th{background:#eee}td.l,th.l{text-align:left}.note{color:#666}\
@@ -227,6 +227,27 @@ pub fn render(r: &CompareReport) -> String {
         group_section(&mut o, &format!("By slice: {}", t.tag), &t.groups);
     }
     group_section(&mut o, "By annotator", &r.annotators);
+
+    for t in &r.gold_coverage {
+        let _ = write!(
+            o,
+            "<h2>Gold coverage: {}</h2><table><tr><th class=l>value</th><th>images</th><th>gold</th></tr>",
+            escape(&t.tag)
+        );
+        for row in &t.rows {
+            let _ = write!(
+                o,
+                "<tr><td class=l>{}</td><td>{}</td><td>{}</td></tr>",
+                escape(&row.value),
+                row.images,
+                row.gold
+            );
+        }
+        o.push_str("</table>");
+    }
+    for w in &r.gold_warnings {
+        let _ = write!(o, "<p class=warn>warning: {}</p>", escape(w));
+    }
 
     if !r.thumbnails.is_empty() {
         let _ = write!(

@@ -283,3 +283,181 @@ pub fn set_gold(
     project.save_documents(&changed_docs)?;
     Ok(out)
 }
+
+/// What [`sample_gold`] is asked for.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GoldSample {
+    /// Gold images wanted: in all, or in each stratum with `per_stratum`.
+    pub n: usize,
+    /// Tag keys whose value combinations form the strata (`scene`, `device`).
+    pub by: Vec<String>,
+    /// `n` per stratum instead of `n` in all.
+    pub per_stratum: bool,
+    /// Seed of the random choice (the same seed and project give the same images).
+    pub seed: u64,
+}
+
+/// One stratum of a [`GoldSample`]: a combination of tag values.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Stratum {
+    /// `key=value` per `by` key (`(untagged)` for a missing tag).
+    pub values: Vec<String>,
+    /// Images in the stratum.
+    pub images: usize,
+    /// Of those, gold before sampling.
+    pub gold_before: usize,
+    /// Images newly marked gold.
+    pub chosen: Vec<String>,
+}
+
+/// Value of `key` on `doc` for slicing (`(untagged)` when missing).
+pub fn slice_of(doc: &ImageDocument, key: &str) -> String {
+    doc.tags
+        .get(key)
+        .cloned()
+        .unwrap_or_else(|| super::compare::UNTAGGED.to_string())
+}
+
+/// Quota per stratum for `n` gold images in all: proportional to the stratum's size
+/// (largest remainder), with at least one per stratum while `n` allows, never more
+/// than the stratum holds.
+fn allocate(n: usize, sizes: &[usize]) -> Vec<usize> {
+    let total: usize = sizes.iter().sum();
+    let n = n.min(total);
+    let mut quota = vec![0usize; sizes.len()];
+    if n == 0 {
+        return quota;
+    }
+    // Every non-empty stratum gets one first (the point of stratifying: no slice
+    // without gold), the smallest strata first when `n` is short.
+    let mut order: Vec<usize> = (0..sizes.len()).filter(|&i| sizes[i] > 0).collect();
+    order.sort_by_key(|&i| (sizes[i], i));
+    let mut left = n;
+    for &i in &order {
+        if left == 0 {
+            break;
+        }
+        quota[i] = 1;
+        left -= 1;
+    }
+    // The rest in proportion to what each stratum still holds.
+    while left > 0 {
+        let room: usize = (0..sizes.len()).map(|i| sizes[i] - quota[i]).sum();
+        if room == 0 {
+            break;
+        }
+        let share: Vec<f64> = (0..sizes.len())
+            .map(|i| left as f64 * (sizes[i] - quota[i]) as f64 / room as f64)
+            .collect();
+        let mut given = 0;
+        for i in 0..sizes.len() {
+            let k = (share[i].floor() as usize).min(sizes[i] - quota[i]);
+            quota[i] += k;
+            given += k;
+        }
+        left -= given;
+        if left == 0 {
+            break;
+        }
+        // Largest remainders get one more each.
+        let mut rest: Vec<usize> = (0..sizes.len()).filter(|&i| quota[i] < sizes[i]).collect();
+        rest.sort_by(|&a, &b| {
+            let (ra, rb) = (share[a] - share[a].floor(), share[b] - share[b].floor());
+            rb.total_cmp(&ra).then(a.cmp(&b))
+        });
+        for i in rest {
+            if left == 0 {
+                break;
+            }
+            quota[i] += 1;
+            left -= 1;
+        }
+    }
+    quota
+}
+
+/// Marks a stratified random gold set: the project's images are grouped by the values
+/// of the `by` tags, each group gets its quota ([`GoldSample`]), images already gold
+/// count towards it, and the rest is drawn at random (seeded) from the group's other
+/// images. Nothing is written when nothing changes; the documents that change are
+/// written together ([`Project::save_documents`]).
+pub fn sample_gold(project: &Project, opts: &GoldSample, user: &str) -> Result<Vec<Stratum>> {
+    use rand::SeedableRng;
+    use rand::seq::SliceRandom;
+
+    for key in &opts.by {
+        check_tag_key(key).map_err(|m| Error::invalid(&project.root, "--by", m))?;
+    }
+    let (names, _) = project.list_images()?;
+    let mut docs = Vec::with_capacity(names.len());
+    for n in &names {
+        docs.push(project.load_document(n)?);
+    }
+    let mut groups: std::collections::BTreeMap<Vec<String>, Vec<usize>> = Default::default();
+    for (i, d) in docs.iter().enumerate() {
+        let key: Vec<String> = opts
+            .by
+            .iter()
+            .map(|k| format!("{k}={}", slice_of(d, k)))
+            .collect();
+        groups.entry(key).or_default().push(i);
+    }
+    let sizes: Vec<usize> = groups.values().map(Vec::len).collect();
+    let quota = if opts.per_stratum {
+        sizes.iter().map(|&s| opts.n.min(s)).collect()
+    } else {
+        allocate(opts.n, &sizes)
+    };
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(opts.seed);
+    let mut strata = Vec::new();
+    let mut changed = Vec::new();
+    for ((values, members), want) in groups.into_iter().zip(quota) {
+        let gold_before = members.iter().filter(|&&i| docs[i].gold).count();
+        let mut pool: Vec<usize> = members.iter().copied().filter(|&i| !docs[i].gold).collect();
+        pool.shuffle(&mut rng);
+        let take = want.saturating_sub(gold_before).min(pool.len());
+        let mut chosen: Vec<usize> = pool[..take].to_vec();
+        chosen.sort_unstable();
+        strata.push(Stratum {
+            values,
+            images: members.len(),
+            gold_before,
+            chosen: chosen
+                .iter()
+                .map(|&i| docs[i].image.file_name.clone())
+                .collect(),
+        });
+        changed.extend(chosen);
+    }
+    changed.sort_unstable();
+    let mut out_docs = Vec::with_capacity(changed.len());
+    for i in changed {
+        let mut d = docs[i].clone();
+        d.gold = true;
+        d.record(user, Action::Gold { gold: true });
+        out_docs.push(d);
+    }
+    project.save_documents(&out_docs)?;
+    Ok(strata)
+}
+
+#[cfg(test)]
+mod sample_tests {
+    use super::allocate;
+
+    #[test]
+    fn allocation_is_proportional_and_covers_every_stratum() {
+        assert_eq!(allocate(10, &[50, 30, 20]), vec![5, 3, 2]);
+        // A small stratum still gets one.
+        assert_eq!(allocate(10, &[97, 2, 1]), vec![8, 1, 1]);
+        // Never more than a stratum holds; never more than there are images.
+        assert_eq!(allocate(100, &[3, 2]), vec![3, 2]);
+        // Short n: the smallest strata first.
+        assert_eq!(allocate(2, &[10, 1, 5]), vec![0, 1, 1]);
+        assert_eq!(allocate(0, &[4]), vec![0]);
+        for n in 0..40 {
+            let q = allocate(n, &[17, 9, 4, 1, 0]);
+            assert_eq!(q.iter().sum::<usize>(), n.min(31), "{n}: {q:?}");
+        }
+    }
+}
