@@ -340,7 +340,7 @@ pub fn write(format: Format, data: Dataset, output: &Path) -> Result<WriteReport
                 ));
             }
             let mut worst: Vec<&yolo_seg::Inexpressible> = r.inexpressible.iter().collect();
-            worst.sort_by(|a, b| b.pixels.cmp(&a.pixels));
+            worst.sort_by_key(|x| std::cmp::Reverse(x.pixels));
             if worst.len() > 20 {
                 warnings.push(format!(
                     "yolo-seg: {} segment(s), {} pixel(s) in all, cannot be expressed by one polygon under OpenCV's fill; the worst 20:",

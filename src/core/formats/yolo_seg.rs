@@ -168,7 +168,7 @@ pub fn export_documents(
                 let walk = opencv_walk(&crop);
                 rep.bridged_holes += walk.holes;
                 rep.bridged_parts += walk.parts;
-                let back = opencv_fill_poly(&[walk.points.clone()], bw, bh);
+                let back = opencv_fill_poly(std::slice::from_ref(&walk.points), bw, bh);
                 let at: Vec<[u32; 2]> = (0..bw * bh)
                     .filter(|&i| back.data[i as usize] != crop.data[i as usize])
                     .map(|i| [x0 + i % bw, y0 + i / bw])
