@@ -38,6 +38,31 @@ pub enum QaCommand {
         #[arg(long, default_value_t = 12)]
         thumbnails: usize,
     },
+    /// Rank the segments a confident click model disagrees with (box + click at the
+    /// label's interior-most point, then corrective clicks): likely label errors first.
+    Suspects {
+        /// Labels to check: a project or a COCO panoptic JSON.
+        labels: PathBuf,
+        /// Model config (default: the shipped models/limner-click-v2.json).
+        #[arg(long)]
+        model: Option<PathBuf>,
+        /// Folder with the images (default: the project's; for a COCO file, `images/`
+        /// beside it).
+        #[arg(long)]
+        images: Option<PathBuf>,
+        /// How many to print (and show in the HTML report).
+        #[arg(long, default_value_t = 20)]
+        top: usize,
+        /// Corrective clicks after the first box + click.
+        #[arg(long, default_value_t = 2)]
+        clicks: usize,
+        /// Write every checked segment as JSON here (`{"suspects": [...]}`, worst first).
+        #[arg(long)]
+        json: Option<PathBuf>,
+        /// Write the top suspects with thumbnails (both outlines) as HTML here.
+        #[arg(long)]
+        html: Option<PathBuf>,
+    },
     /// Pairwise PQ and mIoU between label sets (projects or COCO panoptic files) over the
     /// images they share; row = reference.
     Agreement {
@@ -262,6 +287,82 @@ pub fn run_qa(cmd: QaCommand) -> anyhow::Result<()> {
             }
             if let Some(p) = html_out {
                 html::write(&r, &p)?;
+                outln!("wrote {}", p.display());
+            }
+            Ok(())
+        }
+        QaCommand::Suspects {
+            labels,
+            model,
+            images,
+            top,
+            clicks,
+            json,
+            html: html_out,
+        } => {
+            use crate::model::suspects;
+            let set = LabelSet::load(&labels, images.as_deref())?;
+            let images_dir = set
+                .images_dir
+                .clone()
+                .or_else(|| labels.parent().map(|p| p.join("images")))
+                .unwrap_or_else(|| PathBuf::from("images"));
+            let config = model
+                .or_else(crate::model::config::default_model_config)
+                .ok_or_else(|| anyhow::anyhow!("no model config found; pass --model"))?;
+            let mut predictor = crate::model::load_predictor(&config)?;
+            let opts = suspects::SuspectOptions {
+                corrective_clicks: clicks,
+                ..Default::default()
+            };
+            let (found, skipped) =
+                suspects::find_suspects(&set, &images_dir, predictor.as_mut(), &opts, |d, n| {
+                    eprint!("\rchecked {d}/{n} image(s)");
+                })?;
+            eprintln!();
+            for s in &skipped {
+                eprintln!("warning: skipped {s}");
+            }
+            outln!(
+                "{:>4} {:<32} {:>8} {:<16} {:>6} {:>6} {:>6} {:>5}",
+                "rank",
+                "image",
+                "segment",
+                "class",
+                "score",
+                "IoU",
+                "BF",
+                "conf"
+            );
+            for (i, s) in found.iter().take(top).enumerate() {
+                outln!(
+                    "{:>4} {:<32} {:>8} {:<16} {:>6.3} {:>6.3} {:>6.3} {:>5.2}",
+                    i + 1,
+                    s.image,
+                    s.segment_id,
+                    s.category,
+                    s.check.score,
+                    s.check.iou,
+                    s.check.boundary_f,
+                    s.check.confidence
+                );
+            }
+            outln!("checked {} segment(s)", found.len());
+            if let Some(p) = json {
+                write_json_atomic(&p, &serde_json::json!({ "suspects": found }))?;
+                outln!("wrote {}", p.display());
+            }
+            if let Some(p) = html_out {
+                let thumbs: Vec<Vec<u8>> = found
+                    .iter()
+                    .take(top)
+                    .map(|s| {
+                        crate::core::io::read_rgb_image(&images_dir.join(&s.image))
+                            .map(|im| suspects::suspect_thumbnail(&im, s, 240))
+                            .unwrap_or_default()
+                    })
+                    .collect();
+                suspects::write_html(&found[..top.min(found.len())], &thumbs, &p)?;
                 outln!("wrote {}", p.display());
             }
             Ok(())

@@ -12,6 +12,7 @@
 //! | [`region`] | classical assists (flood fill by colour) |
 //! | [`classical`] | classical backends: `threshold`, `region-grow`, `watershed`, `grabcut`, `superpixel` |
 //! | [`postprocess`] | keep prompted components, fill small holes |
+//! | [`suspects`] | model-assisted QA: labels a confident click model disagrees with |
 //!
 //! One backend per kind, chosen by the single `match` in [`load_predictor`].
 
@@ -25,6 +26,7 @@ pub mod region;
 pub mod request;
 pub mod runtime;
 pub mod sam;
+pub mod suspects;
 
 use std::path::Path;
 
