@@ -105,6 +105,25 @@ pub enum Command {
         #[arg(long)]
         overwrite: bool,
     },
+    /// Pre-label a project's images with a `semantic` or `yolo-seg` model config. Images
+    /// a person has labeled are never changed; a re-run continues where one stopped.
+    Prelabel {
+        /// Project folder.
+        project: PathBuf,
+        /// Model config (kind `semantic` or `yolo-seg`).
+        #[arg(long)]
+        model: PathBuf,
+        /// Only images whose file name (relative to the images folder) matches this glob.
+        #[arg(long)]
+        images: Option<String>,
+        /// `add`: only images without segments; `replace-model`: also replace earlier
+        /// model segments.
+        #[arg(long, default_value = "add", value_parser = ["add", "replace-model"])]
+        mode: String,
+        /// User name for the audit log (default: $LIMNER_USER, else $USER).
+        #[arg(long)]
+        user: Option<String>,
+    },
     /// Benchmarks.
     #[command(subcommand)]
     Bench(BenchCommand),
@@ -219,6 +238,19 @@ fn run_command(cli: Cli) -> ExitCode {
             model,
             overwrite,
         }) => predict(&image, &prompts, &out, model, overwrite),
+        Some(Command::Prelabel {
+            project,
+            model,
+            images,
+            mode,
+            user,
+        }) => report(prelabel(
+            &project,
+            &model,
+            images.as_deref(),
+            &mode,
+            user.as_deref(),
+        )),
         Some(Command::Bench(BenchCommand::Noc {
             images,
             masks,
@@ -302,6 +334,76 @@ fn convert(
         output.display()
     );
     Ok(())
+}
+
+/// `limner prelabel`: a progress bar with rate and ETA, then a summary; exit 1 when an
+/// image failed (the others are done and saved).
+fn prelabel(
+    project: &std::path::Path,
+    model: &std::path::Path,
+    images: Option<&str>,
+    mode: &str,
+    user: Option<&str>,
+) -> anyhow::Result<()> {
+    use crate::model::prelabel::{self, Mode, Prelabeler};
+    let _lock = crate::core::lock::ProjectLock::acquire_within(
+        project,
+        crate::core::lock::Writer::Command,
+        "prelabel",
+        crate::core::lock::command_wait(),
+    )?;
+    let p = Project::open(project)?;
+    let config = crate::model::ModelConfig::load(model)?;
+    let mut m = Prelabeler::load(&config)?;
+    let mode = if mode == "replace-model" {
+        Mode::ReplaceModel
+    } else {
+        Mode::Add
+    };
+    let bar = indicatif::ProgressBar::new(0);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{bar:40} {pos}/{len} images  {per_sec}  ETA {eta}",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    let started = std::time::Instant::now();
+    let r = prelabel::prelabel_project(
+        &p,
+        &mut m,
+        images,
+        mode,
+        &crate::core::qa::user_name(user),
+        |done, total| {
+            bar.set_length(total as u64);
+            bar.set_position(done as u64);
+        },
+    )?;
+    bar.finish_and_clear();
+    for f in &r.failed {
+        eprintln!("error: {f}");
+    }
+    let secs = started.elapsed().as_secs_f64();
+    outln!(
+        "labeled {} image(s) with {} segment(s) in {secs:.1} s ({:.2} images/s)",
+        r.labeled,
+        r.segments,
+        r.labeled as f64 / secs.max(1e-9)
+    );
+    outln!(
+        "kept {} image(s) a person labeled, {} already done by this model, {} with another model's segments (--mode replace-model replaces them)",
+        r.kept_human,
+        r.already_done,
+        r.kept_model
+    );
+    if r.failed.is_empty() {
+        Ok(())
+    } else {
+        anyhow::bail!(
+            "{} image(s) failed (listed above); the others are saved",
+            r.failed.len()
+        )
+    }
 }
 
 /// Guesses the format of a dataset path for `limner roundtrip`.

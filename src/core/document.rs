@@ -85,6 +85,8 @@ pub enum Action {
     Tags,
     /// The image was marked as gold or unmarked.
     Gold { gold: bool },
+    /// A pre-labeling model added segments (`limner prelabel`).
+    Prelabel { model: String },
 }
 
 /// One entry of an image's audit log: who did what, and when.

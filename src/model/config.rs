@@ -31,6 +31,12 @@ pub enum ModelKind {
     /// A Segment-Anything-family encoder + decoder pair (segment-anything ONNX interface).
     #[serde(rename = "sam")]
     Sam,
+    /// Pre-labeling: image -> class logits (`model::prelabel`); takes no prompts.
+    #[serde(rename = "semantic")]
+    Semantic,
+    /// Pre-labeling: an Ultralytics YOLO segmentation export (`model::prelabel`).
+    #[serde(rename = "yolo-seg")]
+    YoloSeg,
 }
 
 /// Input size rules.
@@ -121,7 +127,10 @@ pub fn list_models(dir: &Path) -> Vec<(String, PathBuf)> {
     let mut out: Vec<(String, PathBuf)> = entries
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.extension().is_some_and(|x| x == "json"))
-        .filter_map(|p| ModelConfig::load(&p).ok().map(|c| (c.name, p)))
+        .filter_map(|p| ModelConfig::load(&p).ok())
+        // The model picker is for prompt models; pre-labeling models run from the CLI.
+        .filter(|c| !matches!(c.kind, ModelKind::Semantic | ModelKind::YoloSeg))
+        .map(|c| (c.name, c.path))
         .collect();
     out.sort();
     out

@@ -8,6 +8,7 @@
 //! | [`click`] | the `limner-click` backend (the embedded model) |
 //! | [`sam`] | the `sam` backend: Segment-Anything-family exports, embedding cache |
 //! | [`noc`] | the NoC@85 / NoC@90 click-simulation benchmark |
+//! | [`prelabel`] | pre-labeling models (`semantic`, `yolo-seg`): image in, segments out |
 //! | [`request`] | the prompt file of `limner predict` |
 //! | [`region`] | classical assists (flood fill by colour) |
 //! | [`classical`] | classical backends: `threshold`, `region-grow`, `watershed`, `grabcut`, `superpixel` |
@@ -21,6 +22,7 @@ pub mod click;
 pub mod config;
 pub mod noc;
 pub mod postprocess;
+pub mod prelabel;
 pub mod prompt;
 pub mod region;
 pub mod request;
@@ -129,5 +131,9 @@ pub fn load_predictor(config_path: &Path) -> Result<Box<dyn MaskPredictor>, Mode
             &config,
         )?)),
         ModelKind::Sam => Ok(Box::new(sam::SamPredictor::load(&config)?)),
+        ModelKind::Semantic | ModelKind::YoloSeg => Err(ModelError::Config {
+            path: config_path.display().to_string(),
+            message: "a pre-labeling model takes no prompts: use it with `limner prelabel`".into(),
+        }),
     }
 }
