@@ -84,8 +84,10 @@ fn semantic_prelabel_splits_things_keeps_people_and_resumes() {
     scene().save(root.join("images/a.png")).unwrap();
     scene().save(root.join("images/b.png")).unwrap();
     scene().save(root.join("images/c.png")).unwrap();
-    let mut ontology = Ontology::default();
-    ontology.categories = vec![category(1, "car", true), category(2, "sky", false)];
+    let ontology = Ontology {
+        categories: vec![category(1, "car", true), category(2, "sky", false)],
+        ..Default::default()
+    };
     let p = Project::create(&root, "p", "images", ontology).unwrap();
     // b.png has a person's segment: never touched.
     let mut b = ImageDocument::new("b.png", 96, 64);
