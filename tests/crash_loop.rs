@@ -128,16 +128,21 @@ fn convert_killed_at_random_moments_never_leaves_a_broken_export() {
         }
     }
     assert!(killed >= 5, "only {killed} of 40 runs were killed midway");
-    let status = limner()
+    let out = limner()
         .args(["convert", "--from", "project", "--input"])
         .arg(&root)
         .args(["--to", "coco-panoptic", "--output"])
         .arg(&json)
-        .status()
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .output()
         .unwrap();
     assert!(
-        status.success(),
-        "an export killed before can be redone in place"
+        out.status.success(),
+        "an export killed before can be redone in place: {:?}\n{}{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
     );
     assert!(
         limner()

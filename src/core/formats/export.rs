@@ -13,6 +13,8 @@
 //!
 //! A failure while staging (a full disk, a bad document) leaves the destination as it
 //! was; a failure while moving (rare: same file system) says which files were placed.
+//! The manifest names the files before they move, so an export killed while moving can
+//! be run again in place.
 
 use std::collections::BTreeSet;
 use std::path::{Component, Path, PathBuf};
@@ -156,6 +158,12 @@ pub fn export(
     }
     // Deeper files first: a JSON or limner.json arrives after the files it names.
     files.sort_by_key(|rel| std::cmp::Reverse(rel.components().count()));
+    // The manifest lists the files before they move (write-ahead): killed while moving,
+    // the export leaves only files it has claimed, so running it again replaces them
+    // instead of refusing them as a user's files.
+    let before = manifest.files.clone();
+    manifest.files.extend(files.iter().map(|r| slash(r)));
+    write_manifest(&manifest_path, &manifest)?;
     let mut placed: Vec<PathBuf> = Vec::new();
     for rel in &files {
         let target = dest.join(rel);
@@ -164,6 +172,7 @@ pub fn export(
             .map_or(Ok(()), std::fs::create_dir_all)
             .and_then(|()| std::fs::rename(stage.path().join(rel), &target));
         if let Err(e) = moved {
+            manifest.files = before;
             manifest.files.extend(placed.iter().map(|r| slash(r)));
             let _ = write_manifest(&manifest_path, &manifest);
             return Err(Error::io(
@@ -181,8 +190,6 @@ pub fn export(
         }
         placed.push(rel.clone());
     }
-    manifest.files.extend(placed.iter().map(|r| slash(r)));
-    write_manifest(&manifest_path, &manifest)?;
     if let Ok(d) = std::fs::File::open(&dest) {
         let _ = d.sync_all();
     }
