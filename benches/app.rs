@@ -11,7 +11,7 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use egui_kittest::Harness;
 use limner::app::LimnerApp;
 use limner::app::canvas::Tool;
-use limner::app::paint::{BrushMode, BrushTarget, brush_edit, stamp_line};
+use limner::core::edit::paint::{BrushMode, BrushTarget, brush_edit, stamp_line};
 use limner::core::document::{Geometry, ImageDocument, Segment, Source};
 use limner::core::geometry::{BitMask, PolygonWithHoles};
 use limner::core::ontology::Color;

@@ -4,10 +4,11 @@
 use egui::{Color32, Pos2, Sense, Stroke, Vec2};
 
 use super::assist::PromptDraft;
-use super::history::Edit;
-use super::paint::{BrushMode, BrushTarget, brush_edit, erase_edit, stamp_line};
-use super::polygon_edit::{self, SnapIndex, VertexRef};
-use super::session::ImageSession;
+use super::command::Command;
+use crate::core::edit::history::Edit;
+use crate::core::edit::paint::{BrushMode, BrushTarget, brush_edit, erase_edit, stamp_line};
+use crate::core::edit::polygon_edit::{self, SnapIndex, VertexRef};
+use crate::core::edit::session::ImageSession;
 use super::tiles::TiledTexture;
 use super::view::ViewTransform;
 use crate::core::document::{Geometry, Segment, Source};
@@ -65,19 +66,6 @@ impl Tool {
         }
     }
 
-    pub fn shortcut(self) -> &'static str {
-        match self {
-            Tool::Select => "V",
-            Tool::Polygon => "P",
-            Tool::Click => "C",
-            Tool::Scribble => "S",
-            Tool::Box => "X",
-            Tool::Brush => "B",
-            Tool::Eraser => "E",
-            Tool::Wand => "W",
-        }
-    }
-
     pub fn help(self) -> &'static str {
         match self {
             Tool::Select => "click picks the topmost segment",
@@ -92,19 +80,6 @@ impl Tool {
             Tool::Wand => "click: flood fill by colour tolerance into a new segment",
         }
     }
-
-    fn key(self) -> egui::Key {
-        match self {
-            Tool::Select => egui::Key::V,
-            Tool::Polygon => egui::Key::P,
-            Tool::Click => egui::Key::C,
-            Tool::Scribble => egui::Key::S,
-            Tool::Box => egui::Key::X,
-            Tool::Brush => egui::Key::B,
-            Tool::Eraser => egui::Key::E,
-            Tool::Wand => egui::Key::W,
-        }
-    }
 }
 
 /// What the canvas reads each frame (the store; the canvas never writes it).
@@ -116,6 +91,8 @@ pub struct CanvasContext<'a> {
     pub loading: bool,
     /// Decoded pixels of the image on screen (for the wand).
     pub rgb: Option<&'a image::RgbImage>,
+    /// Commands the user gave this frame (the canvas runs the view and drawing ones).
+    pub commands: &'a [Command],
 }
 
 /// What one frame of the canvas produced.
@@ -321,6 +298,7 @@ impl Canvas {
             active_class,
             loading,
             rgb,
+            commands,
         } = cx;
         let mut out = CanvasOutput::default();
         let (response, painter) = ui.allocate_painter(ui.available_size(), Sense::click_and_drag());
@@ -347,28 +325,18 @@ impl Canvas {
             self.view = ViewTransform::fit(self.image_size, viewport.shrink(8.0));
             self.needs_fit = false;
         }
-        let typing = ui.ctx().text_edit_focused();
-        // Tool shortcuts and view keys.
-        if !typing {
-            ui.input(|i| {
-                for t in Tool::ALL {
-                    if i.key_pressed(t.key()) && i.modifiers.is_none() {
-                        self.tool = t;
-                    }
+        for c in commands {
+            match c {
+                Command::FitImage => {
+                    self.view = ViewTransform::fit(self.image_size, viewport.shrink(8.0))
                 }
-                if i.key_pressed(egui::Key::F) {
-                    self.view = ViewTransform::fit(self.image_size, viewport.shrink(8.0));
+                Command::ActualSize => {
+                    self.view = ViewTransform::actual_size(self.image_size, viewport)
                 }
-                if i.key_pressed(egui::Key::Num0) && i.modifiers.is_none() {
-                    self.view = ViewTransform::actual_size(self.image_size, viewport);
-                }
-                if i.key_pressed(egui::Key::Plus) || i.key_pressed(egui::Key::Equals) {
-                    self.view.zoom_about(viewport.center(), 1.25);
-                }
-                if i.key_pressed(egui::Key::Minus) {
-                    self.view.zoom_about(viewport.center(), 0.8);
-                }
-            });
+                Command::ZoomIn => self.view.zoom_about(viewport.center(), 1.25),
+                Command::ZoomOut => self.view.zoom_about(viewport.center(), 0.8),
+                _ => {}
+            }
         }
         // Zoom about the cursor, pan with middle-drag or space-drag.
         if let Some(hover) = response.hover_pos() {
@@ -520,23 +488,22 @@ impl Canvas {
                 }
                 Tool::Polygon => self.polygon_tool(
                     &response,
-                    ui,
+                    commands,
                     session,
                     active_class,
                     &mut out.edits,
                     &mut out.messages,
                 ),
                 Tool::Click | Tool::Scribble | Tool::Box => {
-                    self.prompt_tool(&response, ui, draft, &mut out)
+                    self.prompt_tool(&response, ui, commands, draft, &mut out)
                 }
                 Tool::Brush | Tool::Eraser => {
-                    self.brush_tool(&response, ui, session, active_class, &mut out)
+                    self.brush_tool(&response, commands, session, active_class, &mut out)
                 }
             }
         }
         self.draw_prompts(ui.ctx(), &painter, draft);
-        if !typing
-            && ui.input(|i| i.key_pressed(egui::Key::Delete))
+        if commands.contains(&Command::DeleteSegment)
             && let (Some(sel), Some(s)) = (self.selected, session)
             && let Some(e) = Edit::remove(&s.doc, sel)
         {
@@ -599,20 +566,19 @@ impl Canvas {
     fn brush_tool(
         &mut self,
         response: &egui::Response,
-        ui: &egui::Ui,
+        commands: &[Command],
         session: Option<&ImageSession>,
         active_class: Option<u32>,
         out: &mut CanvasOutput,
     ) {
         let Some(s) = session else { return };
-        ui.input(|i| {
-            if i.key_pressed(egui::Key::OpenBracket) {
-                self.brush_radius = (self.brush_radius / 1.25).max(0.5);
+        for c in commands {
+            match c {
+                Command::BrushSmaller => self.brush_radius = (self.brush_radius / 1.25).max(0.5),
+                Command::BrushLarger => self.brush_radius = (self.brush_radius * 1.25).min(500.0),
+                _ => {}
             }
-            if i.key_pressed(egui::Key::CloseBracket) {
-                self.brush_radius = (self.brush_radius * 1.25).min(500.0);
-            }
-        });
+        }
         let (w, h) = (s.doc.image.width, s.doc.image.height);
         let pressed = response.dragged_by(egui::PointerButton::Primary) || response.clicked();
         if pressed && let Some(p) = response.interact_pointer_pos() {
@@ -683,6 +649,7 @@ impl Canvas {
         &mut self,
         response: &egui::Response,
         ui: &egui::Ui,
+        commands: &[Command],
         draft: &mut PromptDraft,
         out: &mut CanvasOutput,
     ) {
@@ -758,19 +725,20 @@ impl Canvas {
             }
             Tool::Select | Tool::Polygon | Tool::Brush | Tool::Eraser | Tool::Wand => {}
         }
-        ui.input(|i| {
-            if i.key_pressed(egui::Key::Enter) && draft.preview.is_some() {
-                out.accept_prediction = true;
+        for c in commands {
+            match c {
+                Command::Confirm if draft.preview.is_some() => out.accept_prediction = true,
+                Command::Cancel => {
+                    *draft = PromptDraft::default();
+                    self.preview_key = None;
+                }
+                Command::RemoveLast if !draft.is_empty() => {
+                    draft.undo_last();
+                    out.prompts_changed = true;
+                }
+                _ => {}
             }
-            if i.key_pressed(egui::Key::Escape) {
-                *draft = PromptDraft::default();
-                self.preview_key = None;
-            }
-            if i.key_pressed(egui::Key::Backspace) && !draft.is_empty() {
-                draft.undo_last();
-                out.prompts_changed = true;
-            }
-        });
+        }
     }
 
     fn draw_prompts(&mut self, ctx: &egui::Context, painter: &egui::Painter, draft: &PromptDraft) {
@@ -824,7 +792,7 @@ impl Canvas {
     fn polygon_tool(
         &mut self,
         response: &egui::Response,
-        ui: &egui::Ui,
+        commands: &[Command],
         session: Option<&ImageSession>,
         active_class: Option<u32>,
         edits: &mut Vec<Edit>,
@@ -848,17 +816,16 @@ impl Canvas {
                 self.drawing.push(Pos2::new(q[0] as f32, q[1] as f32));
             }
         }
-        ui.input(|i| {
-            if i.key_pressed(egui::Key::Enter) {
-                close = true;
+        for c in commands {
+            match c {
+                Command::Confirm => close = true,
+                Command::RemoveLast => {
+                    self.drawing.pop();
+                }
+                Command::Cancel => self.drawing.clear(),
+                _ => {}
             }
-            if i.key_pressed(egui::Key::Backspace) {
-                self.drawing.pop();
-            }
-            if i.key_pressed(egui::Key::Escape) {
-                self.drawing.clear();
-            }
-        });
+        }
         if !close || self.drawing.len() < 3 {
             return;
         }

@@ -3,13 +3,11 @@
 //! | module | what lives there |
 //! |---|---|
 //! | [`view`] | the `screen_from_image` transform every tool uses |
-//! | [`history`] | edits as invertible commands; undo / redo stacks |
-//! | [`session`] | the open image: document, history, resolved map, autosave |
-//! | [`loader`] | image decoding on worker threads |
+//! | [`jobs`] | the one job queue: background work whose result comes back to the app |
+//! | [`loader`] | image decoding (a job) |
+//! | [`command`] | every command: label, help, shortcuts; read by keys, menus, tooltips, help |
 //! | [`canvas`] | drawing the image + overlay, tool input |
 //! | [`assist`] | model prompts and the predictor worker thread |
-//! | [`paint`] | brush and eraser strokes as edits |
-//! | [`polygon_edit`] | vertex edits, holes, snapping index (rstar) |
 //! | [`tiles`] | textures cut into tiles for images beyond the GPU texture limit |
 //! | [`lock`] | one instance per project |
 //! | [`recent`] | recently opened projects |
@@ -18,14 +16,12 @@
 
 pub mod assist;
 pub mod canvas;
+pub mod command;
 pub mod demo;
-pub mod history;
+pub mod jobs;
 pub mod loader;
-pub mod paint;
-pub mod polygon_edit;
 pub mod recent;
 pub mod review;
-pub mod session;
 pub mod tiles;
 pub mod view;
 
@@ -40,9 +36,10 @@ use crate::core::project::Project;
 
 use assist::{AssistWorker, ModelState, PromptDraft};
 use canvas::{Canvas, Tool};
-use history::Edit;
-use loader::{DecodedImage, Loader};
-use session::ImageSession;
+use command::Command;
+use crate::core::edit::history::Edit;
+use jobs::{AtExit, Jobs};
+use crate::core::edit::session::ImageSession;
 
 /// Starts the app on `dir`, or on the embedded demo project; `gold` (a project or a
 /// COCO panoptic file) opens the disagreement view against those labels.
@@ -107,7 +104,8 @@ pub struct LimnerApp {
     pub review: review::Review,
     pub current: usize,
     pub session: Option<ImageSession>,
-    loader: Loader,
+    /// Background work (decodes, dialogs, exports, gold labels, comparisons).
+    pub jobs: Jobs,
     pub canvas: Canvas,
     /// Selected class for new segments.
     pub active_class: Option<u32>,
@@ -120,10 +118,6 @@ pub struct LimnerApp {
     rename_draft: String,
     /// Clean-up applied to the model's masks.
     pub postprocess: crate::model::postprocess::PostProcess,
-    /// A native folder dialog running on a worker thread.
-    folder_dialog: Option<std::sync::mpsc::Receiver<Option<PathBuf>>>,
-    /// An export running on a worker thread: its message (Ok) or error.
-    export_job: Option<std::sync::mpsc::Receiver<Result<String, String>>>,
     pub assist: AssistWorker,
     pub draft: PromptDraft,
     /// Model configs found beside the default one, `(name, path)`.
@@ -180,15 +174,20 @@ impl LimnerApp {
 
     /// Asks for a folder in a native dialog on a worker thread (never blocks a frame).
     fn pick_folder(&mut self) {
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let _ = tx.send(
+        self.jobs.spawn(
+            jobs::FOLDER_DIALOG,
+            AtExit::Abandon,
+            || {
                 rfd::FileDialog::new()
                     .set_title("Open a project or a folder of images")
-                    .pick_folder(),
-            );
-        });
-        self.folder_dialog = Some(rx);
+                    .pick_folder()
+            },
+            |app, _, dir| {
+                if let Some(dir) = dir {
+                    app.switch_project(&dir);
+                }
+            },
+        );
     }
 
     /// Exports the project as `format` into a folder the user picks; the dialog, reading
@@ -197,16 +196,13 @@ impl LimnerApp {
         use crate::core::formats;
         self.flush();
         let root = self.project.root.clone();
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
+        let work = move || {
             let folder = folder.or_else(|| {
                 rfd::FileDialog::new()
                     .set_title(format!("Export as {}: pick an empty folder", format.name()))
                     .pick_folder()
             });
-            let Some(folder) = folder else {
-                return;
-            };
+            let folder = folder?;
             let out = format.output_in(&folder);
             let opts = formats::export::ExportOptions {
                 overwrite: false,
@@ -228,14 +224,19 @@ impl LimnerApp {
                     m
                 })
                 .map_err(|e| format!("Export failed: {e}"));
-            let _ = tx.send(result);
-        });
-        self.export_job = Some(rx);
+            Some(result)
+        };
+        self.jobs
+            .spawn(jobs::EXPORT, AtExit::Finish, work, |app, _, result| match result {
+                Some(Ok(m)) => app.toast(m),
+                Some(Err(e)) => app.toast_error(e),
+                None => {}
+            });
     }
 
     /// True while an export runs.
     pub fn is_exporting(&self) -> bool {
-        self.export_job.is_some()
+        self.jobs.is_running(jobs::EXPORT)
     }
 
     /// Builds the app state for an open project with the default model (no lock).
@@ -273,7 +274,7 @@ impl LimnerApp {
             review: review::Review::default(),
             current: 0,
             session: None,
-            loader: Loader::default(),
+            jobs: Jobs::default(),
             canvas: Canvas::default(),
             active_class,
             new_class_name: String::new(),
@@ -282,8 +283,6 @@ impl LimnerApp {
             current_rgb: None,
             comment_draft: String::new(),
             rename_draft: String::new(),
-            folder_dialog: None,
-            export_job: None,
             postprocess: Default::default(),
             models: model
                 .as_deref()
@@ -339,7 +338,37 @@ impl LimnerApp {
         self.canvas.reset_for_new_image();
         self.draft = PromptDraft::default();
         self.current_rgb = None;
-        self.loader.request(self.project.image_path(&name));
+        let path = self.project.image_path(&name);
+        let to_decode = path.clone();
+        self.jobs.spawn(
+            jobs::DECODE,
+            AtExit::Abandon,
+            move || loader::decode(&to_decode),
+            move |app, ctx, image| app.show_decoded(ctx, &path, image),
+        );
+    }
+
+    /// Puts a decoded image on the canvas if it is still the one open.
+    fn show_decoded(
+        &mut self,
+        ctx: &egui::Context,
+        path: &std::path::Path,
+        image: Result<loader::LoadedImage, String>,
+    ) {
+        match image {
+            Ok(img) if self.images.get(self.current).map(|n| self.project.image_path(n)).as_deref() == Some(path) => {
+                self.canvas.set_image(ctx, img.size, img.tiles);
+                // Models with per-image work (SAM's encoder) start on this image now
+                // and on the next one in the list afterwards.
+                self.assist.prepare(img.rgb.clone());
+                if let Some(next) = self.images.get(self.current + 1) {
+                    self.assist.prepare_file(self.project.image_path(next));
+                }
+                self.current_rgb = Some(img.rgb);
+            }
+            Ok(_) => {}
+            Err(e) => self.toast_error(e),
+        }
     }
 
     /// Writes pending edits now.
@@ -459,108 +488,86 @@ impl LimnerApp {
             self.draft = PromptDraft::default();
             return;
         }
-        use crate::core::document::{Geometry, Segment, Source};
-        let geometry = if self.accept_as_polygon {
-            use crate::core::vectorize::{Vectorize, vectorize};
-            let mode = if self.polygon_tolerance > 0.0 {
-                Vectorize::Simplified {
-                    tolerance: self.polygon_tolerance,
-                }
-            } else {
-                Vectorize::Exact
-            };
-            let v = vectorize(&mask, mode);
-            if v.iou < 0.98 {
-                self.toast(format!(
-                    "Polygon simplification kept IoU {:.3} with the mask; lower the tolerance for a closer fit",
-                    v.iou
-                ));
-            }
-            Geometry::Polygons {
-                polygons: v.polygons,
+        use crate::core::edit::accept::{MaskShape, accept_mask};
+        let shape = if self.accept_as_polygon {
+            MaskShape::Polygons {
+                tolerance: self.polygon_tolerance,
             }
         } else {
-            Geometry::from_mask(&mask)
+            MaskShape::Bitmap
         };
         let Some(s) = self.session.as_ref() else {
             return;
         };
-        let edit = match self.draft.refining.and_then(|id| s.doc.segment(id)) {
-            // Refine: the selected segment takes the new mask (same id, class, flags).
-            Some(old) => {
-                let mut after = old.clone();
-                after.geometry = geometry;
-                after.source = Source::Model;
-                Edit::replace(&s.doc, after)
+        let accepted = accept_mask(&s.doc, &mask, class, self.draft.refining, shape);
+        if let Some(a) = accepted {
+            if let Some(iou) = a.polygon_iou.filter(|&iou| iou < 0.98) {
+                self.toast(format!(
+                    "Polygon simplification kept IoU {iou:.3} with the mask; lower the tolerance for a closer fit"
+                ));
             }
-            None => {
-                let seg = Segment::new(s.doc.next_segment_id(), class, geometry, Source::Model);
+            if a.is_new {
                 // Not selected: the next click starts a new object rather than refining this one.
                 self.canvas.selected = None;
-                Some(Edit::add(seg))
             }
-        };
-        if let Some(e) = edit {
-            self.apply_edit(e);
+            self.apply_edit(a.edit);
         }
         self.draft = PromptDraft::default();
     }
 
-    fn handle_shortcuts(&mut self, ctx: &egui::Context) {
+    /// The commands whose shortcuts were pressed this frame; none while a text field
+    /// or a review prompt has the keyboard.
+    fn pressed_commands(&self, ctx: &egui::Context) -> Vec<(Command, usize)> {
         if ctx.text_edit_focused() || self.review_prompt_open() {
+            return Vec::new();
+        }
+        ctx.input(Command::pressed)
+    }
+
+    /// Runs a command of the app; `index` is the shortcut that gave it (the class
+    /// digit). View and drawing commands are the canvas's (see [`Canvas::ui`]).
+    pub fn run_command(&mut self, ctx: &egui::Context, command: Command, index: usize) {
+        if let Some(t) = command.tool() {
+            // Works before the image has decoded: the tool is waiting when it has.
+            self.canvas.tool = t;
             return;
         }
-        self.review_shortcuts(ctx);
-        use egui::{Key, KeyboardShortcut, Modifiers};
-        let undo = KeyboardShortcut::new(Modifiers::COMMAND, Key::Z);
-        let redo = KeyboardShortcut::new(Modifiers::COMMAND | Modifiers::SHIFT, Key::Z);
-        let redo_y = KeyboardShortcut::new(Modifiers::COMMAND, Key::Y);
-        let (do_redo, do_undo) = ctx.input_mut(|i| {
-            let r = i.consume_shortcut(&redo) || i.consume_shortcut(&redo_y);
-            (r, i.consume_shortcut(&undo))
-        });
-        if do_redo {
-            self.redo();
-        }
-        if do_undo {
-            self.undo();
-        }
-        let pressed = |k: Key| ctx.input(|i| i.key_pressed(k) && i.modifiers.is_none());
-        if pressed(Key::D) || pressed(Key::PageDown) {
-            self.step_image(1);
-        }
-        if pressed(Key::A) || pressed(Key::PageUp) {
-            self.step_image(-1);
-        }
-        if pressed(Key::H) {
-            self.canvas.hole_mode = !self.canvas.hole_mode;
-        }
-        if pressed(Key::Questionmark)
-            || ctx.input(|i| i.key_pressed(Key::Slash) && i.modifiers.shift)
-        {
-            self.show_help = !self.show_help;
-        }
-        let classes: Vec<u32> = self
-            .project
-            .ontology
-            .active_categories()
-            .map(|c| c.id)
-            .collect();
-        let digits = [
-            Key::Num1,
-            Key::Num2,
-            Key::Num3,
-            Key::Num4,
-            Key::Num5,
-            Key::Num6,
-            Key::Num7,
-            Key::Num8,
-            Key::Num9,
-        ];
-        for (k, id) in digits.iter().zip(&classes) {
-            if pressed(*k) {
-                self.active_class = Some(*id);
+        match command {
+            Command::NextImage => self.step_image(1),
+            Command::PreviousImage => self.step_image(-1),
+            Command::PickClass => {
+                if let Some(c) = self.project.ontology.active_categories().nth(index) {
+                    self.active_class = Some(c.id);
+                }
             }
+            Command::Undo => self.undo(),
+            Command::Redo => self.redo(),
+            Command::ToggleHoleMode => self.canvas.hole_mode = !self.canvas.hole_mode,
+            Command::ToggleHelp => self.show_help = !self.show_help,
+            Command::ToggleReviewMode
+            | Command::AcceptImage
+            | Command::RejectImage
+            | Command::PinComment
+            | Command::ToggleDisagreement
+            | Command::NextWorstSegment => self.run_review_command(ctx, command),
+            Command::DeleteSegment
+            | Command::ZoomIn
+            | Command::ZoomOut
+            | Command::FitImage
+            | Command::ActualSize
+            | Command::Confirm
+            | Command::RemoveLast
+            | Command::Cancel
+            | Command::BrushSmaller
+            | Command::BrushLarger
+            | Command::SelectTool
+            | Command::PolygonTool
+            | Command::BrushTool
+            | Command::EraserTool
+            | Command::WandTool
+            | Command::ClickTool
+            | Command::ScribbleTool
+            | Command::BoxTool => {}
         }
     }
 
@@ -716,7 +723,7 @@ impl LimnerApp {
                         }
                         if ui
                             .small_button("del")
-                            .on_hover_text("Delete segment (Del)")
+                            .on_hover_text(Command::DeleteSegment.tooltip())
                             .clicked()
                         {
                             delete = Some(seg.id);
@@ -1027,8 +1034,7 @@ impl LimnerApp {
                 }
                 ui.separator();
                 ui.menu_button("Export as", |ui| {
-                    use clap::ValueEnum;
-                    for f in crate::core::formats::Format::value_variants() {
+                    for f in &crate::core::formats::Format::ALL {
                         if *f == crate::core::formats::Format::Project {
                             continue;
                         }
@@ -1053,14 +1059,11 @@ impl LimnerApp {
             });
             ui.separator();
             for t in Tool::ALL {
+                let tip = Command::for_tool(t).tooltip();
                 let hint = match (&self.assist.state, t.uses_model()) {
-                    (ModelState::Unavailable(m), true) => {
-                        format!("{} ({})\nunavailable: {m}", t.help(), t.shortcut())
-                    }
-                    (ModelState::Loading, true) => {
-                        format!("{} ({})\nmodel loading…", t.help(), t.shortcut())
-                    }
-                    _ => format!("{} ({})", t.help(), t.shortcut()),
+                    (ModelState::Unavailable(m), true) => format!("{tip}\nunavailable: {m}"),
+                    (ModelState::Loading, true) => format!("{tip}\nmodel loading…"),
+                    _ => tip,
                 };
                 ui.selectable_value(&mut self.canvas.tool, t, t.label())
                     .on_hover_text(hint);
@@ -1084,24 +1087,19 @@ impl LimnerApp {
                 .as_ref()
                 .map(|s| (s.history.can_undo(), s.history.can_redo()))
                 .unwrap_or_default();
-            if ui
-                .add_enabled(can_undo, egui::Button::new("Undo"))
-                .on_hover_text("Undo (Ctrl+Z)")
-                .clicked()
-            {
-                self.undo();
-            }
-            if ui
-                .add_enabled(can_redo, egui::Button::new("Redo"))
-                .on_hover_text("Redo (Ctrl+Shift+Z or Ctrl+Y)")
-                .clicked()
-            {
-                self.redo();
+            for (command, enabled) in [(Command::Undo, can_undo), (Command::Redo, can_redo)] {
+                if ui
+                    .add_enabled(enabled, egui::Button::new(command.label()))
+                    .on_hover_text(command.tooltip())
+                    .clicked()
+                {
+                    self.run_command(ui.ctx(), command, 0);
+                }
             }
             ui.separator();
             if self.canvas.tool == Tool::Polygon {
                 ui.checkbox(&mut self.canvas.hole_mode, "hole")
-                    .on_hover_text("Draw the next polygon as a hole in the selected segment (H)");
+                    .on_hover_text(Command::ToggleHoleMode.tooltip());
                 ui.separator();
             }
             if self.canvas.tool.uses_model() {
@@ -1150,16 +1148,20 @@ impl LimnerApp {
                         .logarithmic(true)
                         .text("radius"),
                 )
-                .on_hover_text("Brush radius in image pixels ([ and ])");
+                .on_hover_text(format!(
+                    "Brush radius in image pixels ({} and {})",
+                    Command::BrushSmaller.shortcut_text(),
+                    Command::BrushLarger.shortcut_text()
+                ));
                 ui.selectable_value(
                     &mut self.canvas.brush_mode,
-                    paint::BrushMode::Overwrite,
+                    crate::core::edit::paint::BrushMode::Overwrite,
                     "overwrite",
                 )
                 .on_hover_text("The brush takes pixels from other segments");
                 ui.selectable_value(
                     &mut self.canvas.brush_mode,
-                    paint::BrushMode::Protect,
+                    crate::core::edit::paint::BrushMode::Protect,
                     "protect",
                 )
                 .on_hover_text("The brush paints only unlabeled pixels");
@@ -1193,8 +1195,12 @@ impl LimnerApp {
                 };
                 ui.label(state);
             }
-            if ui.button("?").on_hover_text("Shortcuts (?)").clicked() {
-                self.show_help = !self.show_help;
+            if ui
+                .button("?")
+                .on_hover_text(Command::ToggleHelp.tooltip())
+                .clicked()
+            {
+                self.run_command(ui.ctx(), Command::ToggleHelp, 0);
             }
         });
     }
@@ -1205,14 +1211,20 @@ impl LimnerApp {
             .open(&mut open)
             .show(ctx, |ui| {
                 egui::Grid::new("shortcuts").striped(true).show(ui, |ui| {
-                    for (k, v) in SHORTCUTS {
-                        ui.monospace(*k);
-                        ui.label(*v);
+                    for group in command::Group::ALL {
+                        ui.strong(group.label());
                         ui.end_row();
+                        for c in Command::ALL.iter().filter(|c| c.group() == group) {
+                            ui.monospace(c.shortcut_text());
+                            ui.label(c.help());
+                            ui.end_row();
+                        }
                     }
-                    for t in Tool::ALL {
-                        ui.monospace(t.shortcut());
-                        ui.label(t.help());
+                    ui.strong("Mouse");
+                    ui.end_row();
+                    for (gesture, what) in command::GESTURES {
+                        ui.monospace(*gesture);
+                        ui.label(*what);
                         ui.end_row();
                     }
                 });
@@ -1244,39 +1256,6 @@ impl LimnerApp {
     }
 }
 
-/// Global shortcuts (tool shortcuts come from [`Tool`]).
-pub const SHORTCUTS: &[(&str, &str)] = &[
-    ("D / PageDown", "next image"),
-    ("A / PageUp", "previous image"),
-    ("1 … 9", "pick class"),
-    ("Ctrl+Z", "undo"),
-    ("Ctrl+Shift+Z / Ctrl+Y", "redo"),
-    ("Wheel, + / -", "zoom about the cursor"),
-    ("Space-drag / middle-drag", "pan"),
-    ("F", "fit image"),
-    ("0", "1:1"),
-    ("Enter", "close polygon / accept the model's mask"),
-    (
-        "Select, then C / S / X",
-        "refine a segment: prompts start from its mask",
-    ),
-    ("Backspace", "remove last vertex / prompt"),
-    ("Esc", "cancel drawing / prompts"),
-    ("[ / ]", "smaller / larger brush"),
-    ("H", "polygon: toggle hole mode"),
-    (
-        "Select: drag vertex",
-        "move it; double-click an edge inserts, right-click deletes",
-    ),
-    ("Delete", "delete selected segment"),
-    ("R", "review mode: walk images marked done"),
-    ("Y / N", "review mode: accept / reject with a reason"),
-    ("M", "pin a comment at the cursor"),
-    ("G", "show / hide disagreement with gold labels"),
-    ("J", "jump to the next worst segment vs gold"),
-    ("?", "this help"),
-];
-
 const ALL_STATUSES: [ImageStatus; 5] = [
     ImageStatus::Todo,
     ImageStatus::InProgress,
@@ -1306,56 +1285,8 @@ fn status_label(s: ImageStatus) -> &'static str {
 
 impl eframe::App for LimnerApp {
     fn logic(&mut self, ctx: &egui::Context, _frame: &mut eframe::Frame) {
-        if let Some(decoded) = self.loader.poll() {
-            match decoded {
-                DecodedImage {
-                    path,
-                    image: Ok(img),
-                } if path == self.project.image_path(&self.images[self.current]) => {
-                    self.canvas.set_image(ctx, img.size, img.tiles);
-                    // Models with per-image work (SAM's encoder) start on this image now
-                    // and on the next one in the list afterwards.
-                    self.assist.prepare(img.rgb.clone());
-                    if let Some(next) = self.images.get(self.current + 1) {
-                        self.assist.prepare_file(self.project.image_path(next));
-                    }
-                    self.current_rgb = Some(img.rgb);
-                }
-                DecodedImage { image: Err(e), .. } => self.toast_error(e),
-                _ => {}
-            }
-        }
-        if let Some(rx) = &self.folder_dialog {
-            match rx.try_recv() {
-                Ok(Some(dir)) => {
-                    self.folder_dialog = None;
-                    self.switch_project(&dir);
-                }
-                Ok(None) | Err(std::sync::mpsc::TryRecvError::Disconnected) => {
-                    self.folder_dialog = None
-                }
-                Err(std::sync::mpsc::TryRecvError::Empty) => {
-                    ctx.request_repaint_after(Duration::from_millis(100))
-                }
-            }
-        }
-        if let Some(rx) = &self.export_job {
-            match rx.try_recv() {
-                Ok(Ok(m)) => {
-                    self.export_job = None;
-                    self.toast(m);
-                }
-                Ok(Err(e)) => {
-                    self.export_job = None;
-                    self.toast_error(e);
-                }
-                Err(std::sync::mpsc::TryRecvError::Disconnected) => self.export_job = None,
-                Err(std::sync::mpsc::TryRecvError::Empty) => {
-                    ctx.request_repaint_after(Duration::from_millis(100))
-                }
-            }
-        }
-        self.review_logic(ctx);
+        Jobs::run_finished(self, ctx);
+        self.review_logic();
         if let Some(result) = self.assist.poll() {
             match result {
                 Ok(mut p) => {
@@ -1385,7 +1316,13 @@ impl eframe::App for LimnerApp {
 
     fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
         let ctx = ui.ctx().clone();
-        self.handle_shortcuts(&ctx);
+        // Read before any panel runs, while a text field that Enter is about to leave
+        // still has the keyboard.
+        let pressed = self.pressed_commands(&ctx);
+        for &(c, index) in &pressed {
+            self.run_command(&ctx, c, index);
+        }
+        let commands: Vec<Command> = pressed.into_iter().map(|(c, _)| c).collect();
         egui::Panel::top("toolbar").show(ui, |ui| self.toolbar_ui(ui));
         egui::Panel::left("images")
             .default_size(220.0)
@@ -1405,8 +1342,9 @@ impl eframe::App for LimnerApp {
                 session: self.session.as_ref(),
                 ontology: &self.project.ontology,
                 active_class,
-                loading: self.loader.is_busy(),
+                loading: self.jobs.is_running(jobs::DECODE),
                 rgb: self.current_rgb.as_deref(),
+                commands: &commands,
             };
             let out = self.canvas.ui(ui, cx, &mut self.draft);
             for e in out.edits {
@@ -1430,6 +1368,9 @@ impl eframe::App for LimnerApp {
 
     fn on_exit(&mut self, _gl: Option<&eframe::glow::Context>) {
         self.flush();
+        for label in self.jobs.finish_before_exit(Duration::from_secs(30)) {
+            log::warn!("exiting with the {label} job unfinished");
+        }
         if !self.assist.shutdown(Duration::from_secs(10)) {
             log::warn!("the model worker was still busy at exit");
         }

@@ -6,6 +6,7 @@
 //! | [`io`] | atomic writes, JSON with field paths, path safety, image limits |
 //! | [`geometry`] | pixel convention, polygon fill rule, bit masks, COCO RLE |
 //! | [`document`] | per-image segments and overlap resolution |
+//! | [`edit`] | the editing model: invertible edits, undo history, brush, polygon edits, the open image |
 //! | [`disagreement`] | current vs gold labels of one image: pixel errors, worst segments |
 //! | [`labelmap`] | the resolved label map and its panoptic PNG encoding |
 //! | [`lock`] | one writer per project (OS file lock), shared by the app and the CLI |
@@ -13,10 +14,12 @@
 //! | [`project`] | the project folder on disk |
 //! | [`formats`] | COCO panoptic import / export |
 //! | [`vectorize`] | raster -> polygons with holes (exact, simplified) |
+//! | [`stroke`] | the one stroke rasterizer (brush, prompt seeds, model guide channels) |
 //! | [`qa`] | gold-set comparison (PQ, mIoU, Boundary IoU), agreement, drift, re-review, tags |
 
 pub mod disagreement;
 pub mod document;
+pub mod edit;
 pub mod error;
 pub mod formats;
 pub mod geometry;
@@ -26,4 +29,5 @@ pub mod lock;
 pub mod ontology;
 pub mod project;
 pub mod qa;
+pub mod stroke;
 pub mod vectorize;

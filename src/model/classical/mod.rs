@@ -143,26 +143,14 @@ fn paint_segment(map: &mut [u8], width: u32, height: u32, a: [f32; 2], b: [f32; 
             map[(y * w + x) as usize] = v;
         }
     }
-    let x0 = ((a[0].min(b[0]) - r).floor() as i64).max(0);
-    let x1 = ((a[0].max(b[0]) + r).ceil() as i64).min(w);
-    let y0 = ((a[1].min(b[1]) - r).floor() as i64).max(0);
-    let y1 = ((a[1].max(b[1]) + r).ceil() as i64).min(h);
-    let (dx, dy) = (b[0] - a[0], b[1] - a[1]);
-    let len2 = dx * dx + dy * dy;
-    for y in y0..y1 {
-        for x in x0..x1 {
-            let (px, py) = (x as f32 + 0.5, y as f32 + 0.5);
-            let t = if len2 > 0.0 {
-                (((px - a[0]) * dx + (py - a[1]) * dy) / len2).clamp(0.0, 1.0)
-            } else {
-                0.0
-            };
-            let (qx, qy) = (a[0] + t * dx - px, a[1] + t * dy - py);
-            if qx * qx + qy * qy <= r * r {
-                map[(y * w + x) as usize] = v;
-            }
-        }
-    }
+    crate::core::stroke::for_each_pixel_near_segment(
+        width as usize,
+        height as usize,
+        a,
+        b,
+        r,
+        |x, y| map[y * width as usize + x] = v,
+    );
 }
 
 /// The box as whole pixels `[x0, y0, x1, y1)`, clamped to the image; `None` when it

@@ -1,0 +1,143 @@
+//! The one job queue: background work (decoding, dialogs, exports, gold labels,
+//! comparisons) runs on a worker thread and hands its result to an `on_done` that gets
+//! the app itself, once per frame on the UI thread. A finished worker asks for a
+//! repaint, so the UI does not poll on timers; jobs marked to finish before exit are
+//! waited for when the app closes.
+
+use std::sync::mpsc::{Receiver, Sender, channel};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use super::LimnerApp;
+
+/// What a job does with its result on the UI thread.
+type OnDone = Box<dyn FnOnce(&mut LimnerApp, &egui::Context) + Send>;
+
+/// A finished job's hand-over.
+struct Finished {
+    id: u64,
+    on_done: OnDone,
+}
+
+/// A job still running.
+struct Running {
+    id: u64,
+    label: &'static str,
+    finish_before_exit: bool,
+    thread: std::thread::JoinHandle<()>,
+}
+
+/// Whether the app waits for a job when it closes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AtExit {
+    /// Nothing is lost if the job dies with the process (a dialog, a decode).
+    Abandon,
+    /// The job writes something the user asked for: wait for it.
+    Finish,
+}
+
+/// The job queue of the app.
+pub struct Jobs {
+    tx: Sender<Finished>,
+    rx: Receiver<Finished>,
+    running: Vec<Running>,
+    next_id: u64,
+    /// The UI's context once a frame has run: finished workers wake it with it.
+    repaint: Arc<Mutex<Option<egui::Context>>>,
+}
+
+impl Default for Jobs {
+    fn default() -> Self {
+        let (tx, rx) = channel();
+        Jobs {
+            tx,
+            rx,
+            running: Vec::new(),
+            next_id: 0,
+            repaint: Arc::default(),
+        }
+    }
+}
+
+impl Jobs {
+    /// Runs `work` on a worker thread; its result goes to `on_done` on the UI thread.
+    /// `label` names the job for [`Jobs::is_running`] and logs.
+    pub fn spawn<T: Send + 'static>(
+        &mut self,
+        label: &'static str,
+        at_exit: AtExit,
+        work: impl FnOnce() -> T + Send + 'static,
+        on_done: impl FnOnce(&mut LimnerApp, &egui::Context, T) + Send + 'static,
+    ) {
+        self.next_id += 1;
+        let id = self.next_id;
+        let tx = self.tx.clone();
+        let repaint = self.repaint.clone();
+        let thread = std::thread::spawn(move || {
+            let result = work();
+            let on_done: OnDone = Box::new(move |app, ctx| on_done(app, ctx, result));
+            // The app may be gone (closed without waiting): nobody to tell.
+            let _ = tx.send(Finished { id, on_done });
+            if let Some(ctx) = repaint.lock().ok().and_then(|c| c.clone()) {
+                ctx.request_repaint();
+            }
+        });
+        self.running.push(Running {
+            id,
+            label,
+            finish_before_exit: at_exit == AtExit::Finish,
+            thread,
+        });
+    }
+
+    /// True while a job with this label runs (or has finished but not been handed over).
+    pub fn is_running(&self, label: &str) -> bool {
+        self.running.iter().any(|j| j.label == label)
+    }
+
+    /// Hands every finished job's result to the app. Called once per frame.
+    pub fn run_finished(app: &mut LimnerApp, ctx: &egui::Context) {
+        if let Ok(mut c) = app.jobs.repaint.lock()
+            && c.is_none()
+        {
+            *c = Some(ctx.clone());
+        }
+        let finished: Vec<Finished> = app.jobs.rx.try_iter().collect();
+        for f in finished {
+            app.jobs.running.retain(|j| j.id != f.id);
+            (f.on_done)(app, ctx);
+        }
+        // A worker that panicked sends nothing: forget it, so it does not look busy
+        // forever. (One that sent after the drain above is handed over next frame.)
+        for job in app.jobs.running.extract_if(.., |j| j.thread.is_finished()) {
+            if job.thread.join().is_err() {
+                log::error!("the {} job failed", job.label);
+            }
+        }
+    }
+
+    /// Waits up to `timeout` for the jobs marked [`AtExit::Finish`]; returns the labels
+    /// of those still running after it.
+    pub fn finish_before_exit(&mut self, timeout: Duration) -> Vec<&'static str> {
+        let start = Instant::now();
+        let mut left = Vec::new();
+        for job in self.running.drain(..).filter(|j| j.finish_before_exit) {
+            while !job.thread.is_finished() && start.elapsed() < timeout {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            if job.thread.is_finished() {
+                let _ = job.thread.join();
+            } else {
+                left.push(job.label);
+            }
+        }
+        left
+    }
+}
+
+/// Job labels.
+pub const DECODE: &str = "decode";
+pub const FOLDER_DIALOG: &str = "folder dialog";
+pub const EXPORT: &str = "export";
+pub const GOLD: &str = "gold labels";
+pub const COMPARE: &str = "gold comparison";
