@@ -296,3 +296,52 @@ fn export_menu_writes_every_format_and_it_reads_back() {
         );
     }
 }
+
+/// Tool keys work while the image is still decoding (here: never, the file is cut
+/// short after its header), so a tool picked early is waiting when the image shows.
+#[test]
+fn tool_keys_work_before_the_image_decodes() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = project(dir.path());
+    let path = dir.path().join("img.png");
+    let bytes = std::fs::read(&path).unwrap();
+    std::fs::write(&path, &bytes[..bytes.len() / 2]).unwrap();
+    let app = LimnerApp::new(p, None);
+    let mut h = Harness::builder()
+        .with_size(egui::vec2(1100.0, 700.0))
+        .build_eframe(|_| app);
+    h.step();
+    for (key, tool) in [
+        (egui::Key::B, limner::app::canvas::Tool::Brush),
+        (egui::Key::W, limner::app::canvas::Tool::Wand),
+        (egui::Key::V, limner::app::canvas::Tool::Select),
+    ] {
+        h.key_press(key);
+        h.step();
+        assert!(!h.state().canvas.has_image());
+        assert_eq!(h.state().canvas.tool, tool);
+    }
+}
+
+/// The help overlay (?) lists every command with its shortcuts.
+#[test]
+fn help_overlay_lists_every_command() {
+    use limner::app::command::Command;
+    let dir = tempfile::tempdir().unwrap();
+    let app = LimnerApp::new(project(dir.path()), None);
+    let mut h = Harness::builder()
+        .with_size(egui::vec2(1100.0, 2400.0))
+        .build_eframe(|_| app);
+    wait_for_image(&mut h);
+    h.key_press(egui::Key::Questionmark);
+    h.step();
+    h.step();
+    for &c in Command::ALL {
+        for text in [c.help().to_string(), c.shortcut_text()] {
+            assert!(
+                h.query_all_by_label(&text).next().is_some(),
+                "the help overlay does not show {c:?}: {text}"
+            );
+        }
+    }
+}
