@@ -5,13 +5,13 @@ use egui::{Color32, Pos2, Sense, Stroke, Vec2};
 
 use super::assist::PromptDraft;
 use super::command::Command;
+use super::tiles::TiledTexture;
+use super::view::ViewTransform;
+use crate::core::document::{Geometry, Segment, Source};
 use crate::core::edit::history::Edit;
 use crate::core::edit::paint::{BrushMode, BrushTarget, brush_edit, erase_edit, stamp_line};
 use crate::core::edit::polygon_edit::{self, SnapIndex, VertexRef};
 use crate::core::edit::session::ImageSession;
-use super::tiles::TiledTexture;
-use super::view::ViewTransform;
-use crate::core::document::{Geometry, Segment, Source};
 use crate::core::geometry::PolygonWithHoles;
 use crate::core::geometry::{PixelRect, Point};
 use crate::core::labelmap::LabelMap;

@@ -208,7 +208,9 @@ impl Command {
 
     /// The tool this command picks, if it is a tool command.
     pub fn tool(self) -> Option<Tool> {
-        Tool::ALL.into_iter().find(|&t| Command::for_tool(t) == self)
+        Tool::ALL
+            .into_iter()
+            .find(|&t| Command::for_tool(t) == self)
     }
 
     /// Key combinations, the first one shown in tooltips.
@@ -379,7 +381,11 @@ impl Command {
                 continue;
             };
             for &c in Command::ALL {
-                if let Some(i) = c.shortcuts().iter().position(|s| s.matches(*key, *modifiers)) {
+                if let Some(i) = c
+                    .shortcuts()
+                    .iter()
+                    .position(|s| s.matches(*key, *modifiers))
+                {
                     out.push((c, i));
                 }
             }
@@ -438,7 +444,10 @@ mod tests {
         let z = Shortcut::with(Modifiers::COMMAND, Key::Z);
         assert!(z.overlaps(Shortcut::with(Modifiers::COMMAND, Key::Z)));
         assert!(z.overlaps(Shortcut::any(Key::Z)));
-        assert!(!z.overlaps(Shortcut::with(Modifiers::COMMAND | Modifiers::SHIFT, Key::Z)));
+        assert!(!z.overlaps(Shortcut::with(
+            Modifiers::COMMAND | Modifiers::SHIFT,
+            Key::Z
+        )));
         assert!(!z.overlaps(Shortcut::plain(Key::Z)));
     }
 
@@ -452,7 +461,10 @@ mod tests {
             assert_eq!(Command::for_tool(t).tool(), Some(t));
         }
         assert_eq!(Command::PickClass.shortcut_text(), "1 … 9");
-        assert_eq!(Command::Undo.tooltip(), format!("Undo ({})", Command::Undo.shortcuts()[0].text()));
+        assert_eq!(
+            Command::Undo.tooltip(),
+            format!("Undo ({})", Command::Undo.shortcuts()[0].text())
+        );
     }
 
     #[test]

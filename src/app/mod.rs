@@ -34,12 +34,12 @@ use crate::core::lock::{ProjectLock, Writer};
 use crate::core::ontology::palette_color;
 use crate::core::project::Project;
 
+use crate::core::edit::history::Edit;
+use crate::core::edit::session::ImageSession;
 use assist::{AssistWorker, ModelState, PromptDraft};
 use canvas::{Canvas, Tool};
 use command::Command;
-use crate::core::edit::history::Edit;
 use jobs::{AtExit, Jobs};
-use crate::core::edit::session::ImageSession;
 
 /// Starts the app on `dir`, or on the embedded demo project; `gold` (a project or a
 /// COCO panoptic file) opens the disagreement view against those labels.
@@ -226,12 +226,16 @@ impl LimnerApp {
                 .map_err(|e| format!("Export failed: {e}"));
             Some(result)
         };
-        self.jobs
-            .spawn(jobs::EXPORT, AtExit::Finish, work, |app, _, result| match result {
+        self.jobs.spawn(
+            jobs::EXPORT,
+            AtExit::Finish,
+            work,
+            |app, _, result| match result {
                 Some(Ok(m)) => app.toast(m),
                 Some(Err(e)) => app.toast_error(e),
                 None => {}
-            });
+            },
+        );
     }
 
     /// True while an export runs.
@@ -356,7 +360,14 @@ impl LimnerApp {
         image: Result<loader::LoadedImage, String>,
     ) {
         match image {
-            Ok(img) if self.images.get(self.current).map(|n| self.project.image_path(n)).as_deref() == Some(path) => {
+            Ok(img)
+                if self
+                    .images
+                    .get(self.current)
+                    .map(|n| self.project.image_path(n))
+                    .as_deref()
+                    == Some(path) =>
+            {
                 self.canvas.set_image(ctx, img.size, img.tiles);
                 // Models with per-image work (SAM's encoder) start on this image now
                 // and on the next one in the list afterwards.

@@ -11,8 +11,8 @@ use std::path::{Path, PathBuf};
 use egui::{Color32, Pos2, Rect, Vec2};
 
 use super::LimnerApp;
-use super::jobs::{self, AtExit};
 use super::command::Command;
+use super::jobs::{self, AtExit};
 use super::view::ViewTransform;
 use crate::core::disagreement::{self, Disagreement, PixelDiff};
 use crate::core::document::{Action, ImageDocument, ImageStatus, ReviewState, parse_tag};
@@ -264,8 +264,11 @@ impl LimnerApp {
             })?;
             Some(GoldSet::load(&source))
         };
-        self.jobs
-            .spawn(jobs::GOLD, AtExit::Abandon, work, |app, _, gold| match gold {
+        self.jobs.spawn(
+            jobs::GOLD,
+            AtExit::Abandon,
+            work,
+            |app, _, gold| match gold {
                 Some(Ok(gold)) => {
                     app.toast(format!(
                         "Gold labels: {} image(s) from {}",
@@ -278,7 +281,8 @@ impl LimnerApp {
                 }
                 Some(Err(e)) => app.toast_error(format!("Cannot read the gold labels: {e}")),
                 None => {}
-            });
+            },
+        );
     }
 
     /// True while gold labels load or a comparison runs.

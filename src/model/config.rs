@@ -187,7 +187,10 @@ mod tests {
     #[test]
     fn a_model_is_found_by_its_picker_name_or_its_file() {
         let by_name = resolve_model(Some(Path::new("grabcut"))).unwrap();
-        assert_eq!(ModelConfig::load(&by_name).unwrap().kind, ModelKind::GrabCut);
+        assert_eq!(
+            ModelConfig::load(&by_name).unwrap().kind,
+            ModelKind::GrabCut
+        );
         let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("models/threshold.json");
         assert_eq!(resolve_model(Some(&file)).unwrap(), file);
         let e = resolve_model(Some(Path::new("no-such-model")))

@@ -132,9 +132,8 @@ fn separation(gray: &GrayImage, r: [u32; 4], level: u8) -> f64 {
 /// of its RGB values), stretched so the region spans 0-255.
 fn main_colour_axis(image: &RgbImage, r: [u32; 4]) -> GrayImage {
     let pixels = || {
-        (r[1]..r[3]).flat_map(move |y| {
-            (r[0]..r[2]).map(move |x| image.get_pixel(x, y).0.map(f64::from))
-        })
+        (r[1]..r[3])
+            .flat_map(move |y| (r[0]..r[2]).map(move |x| image.get_pixel(x, y).0.map(f64::from)))
     };
     let n = f64::from((r[2] - r[0]) * (r[3] - r[1])).max(1.0);
     let mut mean = [0f64; 3];
@@ -165,9 +164,9 @@ fn main_colour_axis(image: &RgbImage, r: [u32; 4]) -> GrayImage {
         axis = [next[0] / len, next[1] / len, next[2] / len];
     }
     let project = |p: [f64; 3]| (0..3).map(|c| (p[c] - mean[c]) * axis[c]).sum::<f64>();
-    let (lo, hi) = pixels().map(project).fold((f64::MAX, f64::MIN), |(lo, hi), v| {
-        (lo.min(v), hi.max(v))
-    });
+    let (lo, hi) = pixels()
+        .map(project)
+        .fold((f64::MAX, f64::MIN), |(lo, hi), v| (lo.min(v), hi.max(v)));
     let scale = if hi > lo { 255.0 / (hi - lo) } else { 0.0 };
     GrayImage::from_fn(image.width(), image.height(), |x, y| {
         let v = (project(image.get_pixel(x, y).0.map(f64::from)) - lo) * scale;
