@@ -108,6 +108,9 @@ pub struct CanvasOutput {
     pub accept_prediction: bool,
 }
 
+/// What a tool that makes a segment says when no class is active.
+pub const PICK_A_CLASS_FIRST: &str = "Add or pick a class first (right panel, keys 1-9)";
+
 /// Closing distance to the first vertex, in screen points.
 const CLOSE_DISTANCE: f32 = 8.0;
 /// Snapping and vertex-grab distance, in screen points.
@@ -304,7 +307,7 @@ impl Canvas {
         let (response, painter) = ui.allocate_painter(ui.available_size(), Sense::click_and_drag());
         let viewport = response.rect;
         painter.rect_filled(viewport, 0.0, Color32::from_gray(30));
-        let Some(texture) = self.image.as_ref() else {
+        if self.image.is_none() {
             if loading {
                 egui::Spinner::new().paint_at(
                     ui,
@@ -320,7 +323,77 @@ impl Canvas {
                 );
             }
             return out;
-        };
+        }
+        let panning = self.view_input(ui, &response, commands);
+        if let Some(texture) = &self.image {
+            texture.paint(&painter, &self.view, Color32::WHITE);
+        }
+        if let Some(s) = session {
+            self.refresh_overlay(ui.ctx(), s, ontology);
+            if let Some(ov) = &self.overlay {
+                let a = (self.opacity * 255.0).round() as u8;
+                ov.paint(&painter, &self.view, Color32::from_white_alpha(a));
+            }
+        }
+
+        self.draw_hover_info(&painter, &response, session, ontology);
+        self.draw_selected_outline(&painter, session);
+
+        // The snapping index (every vertex and edge) serves the polygon tool only: build
+        // it when that tool is in use, not after every brush stroke.
+        if let Some(s) = session
+            && self.tool == Tool::Polygon
+            && self.snap_key != Some(s.revision)
+        {
+            self.snap = Some(SnapIndex::build(&s.doc));
+            self.snap_key = Some(s.revision);
+        }
+        if !panning {
+            match self.tool {
+                Tool::Select => {
+                    if let Some(s) = session {
+                        self.select_tool(&response, s, &mut out);
+                    }
+                }
+                Tool::Wand => self.wand_tool(&response, session, rgb, active_class, &mut out),
+                Tool::Polygon => self.polygon_tool(
+                    &response,
+                    commands,
+                    session,
+                    active_class,
+                    &mut out.edits,
+                    &mut out.messages,
+                ),
+                Tool::Click | Tool::Scribble | Tool::Box => {
+                    self.prompt_tool(&response, ui, commands, draft, &mut out)
+                }
+                Tool::Brush | Tool::Eraser => {
+                    self.brush_tool(&response, commands, session, active_class, &mut out)
+                }
+            }
+        }
+        self.draw_prompts(ui.ctx(), &painter, draft);
+        if commands.contains(&Command::DeleteSegment)
+            && let (Some(sel), Some(s)) = (self.selected, session)
+            && let Some(e) = Edit::remove(&s.doc, sel)
+        {
+            out.edits.push(e);
+            self.selected = None;
+        }
+        self.draw_in_progress(&painter, response.hover_pos());
+        self.draw_brush(&painter, response.hover_pos());
+        out
+    }
+
+    /// Fit / 1:1 / zoom commands, wheel and pinch zoom, middle- or space-drag pan.
+    /// Returns true while the pointer pans (or space is held): tools then rest.
+    fn view_input(
+        &mut self,
+        ui: &egui::Ui,
+        response: &egui::Response,
+        commands: &[Command],
+    ) -> bool {
+        let viewport = response.rect;
         if self.needs_fit {
             self.view = ViewTransform::fit(self.image_size, viewport.shrink(8.0));
             self.needs_fit = false;
@@ -355,17 +428,18 @@ impl Canvas {
         if panning {
             self.view.pan(response.drag_delta());
         }
+        panning || space
+    }
 
-        texture.paint(&painter, &self.view, Color32::WHITE);
-        if let Some(s) = session {
-            self.refresh_overlay(ui.ctx(), s, ontology);
-            if let Some(ov) = &self.overlay {
-                let a = (self.opacity * 255.0).round() as u8;
-                ov.paint(&painter, &self.view, Color32::from_white_alpha(a));
-            }
-        }
-
-        // Hover info.
+    /// Class, segment and pixel under the cursor, in the bottom-left corner.
+    fn draw_hover_info(
+        &self,
+        painter: &egui::Painter,
+        response: &egui::Response,
+        session: Option<&ImageSession>,
+        ontology: &Ontology,
+    ) {
+        let viewport = response.rect;
         let hover_in_image = response.hover_pos().map(|p| self.view.image_from_screen(p));
         if let (Some(p), Some(s)) = (hover_in_image, session)
             && let Some(id) = id_at(&s.label_map, p)
@@ -392,8 +466,10 @@ impl Canvas {
                 Color32::WHITE,
             );
         }
+    }
 
-        // Selected segment outline.
+    /// The selected polygon's rings (with vertex handles in the Select tool).
+    fn draw_selected_outline(&self, painter: &egui::Painter, session: Option<&ImageSession>) {
         if let (Some(sel), Some(s)) = (self.selected, session)
             && let Some(seg) = s.doc.segment(sel)
             && let Geometry::Polygons { polygons } = &seg.geometry
@@ -437,82 +513,44 @@ impl Canvas {
                 }
             }
         }
+    }
 
-        // The snapping index (every vertex and edge) serves the polygon tool only: build
-        // it when that tool is in use, not after every brush stroke.
-        if let Some(s) = session
-            && self.tool == Tool::Polygon
-            && self.snap_key != Some(s.revision)
+    /// Click: a flood fill by colour tolerance becomes a new segment of the active class.
+    fn wand_tool(
+        &mut self,
+        response: &egui::Response,
+        session: Option<&ImageSession>,
+        rgb: Option<&image::RgbImage>,
+        active_class: Option<u32>,
+        out: &mut CanvasOutput,
+    ) {
+        if response.clicked()
+            && let (Some(p), Some(s), Some(img)) = (response.interact_pointer_pos(), session, rgb)
         {
-            self.snap = Some(SnapIndex::build(&s.doc));
-            self.snap_key = Some(s.revision);
-        }
-        if !panning && !space {
-            match self.tool {
-                Tool::Select => {
-                    if let Some(s) = session {
-                        self.select_tool(&response, s, &mut out);
+            let q = self.view.image_from_screen(p);
+            match active_class {
+                None => out.messages.push(PICK_A_CLASS_FIRST.into()),
+                Some(_) if q.x < 0.0 || q.y < 0.0 => {}
+                Some(class) => {
+                    let mask = crate::model::region::flood_fill(
+                        img,
+                        q.x as u32,
+                        q.y as u32,
+                        self.wand_tolerance,
+                    );
+                    if mask.area() > 0 {
+                        let seg = Segment::new(
+                            s.doc.next_segment_id(),
+                            class,
+                            Geometry::from_mask(&mask),
+                            Source::Manual,
+                        );
+                        self.selected = Some(seg.id);
+                        out.edits.push(Edit::add(seg));
                     }
-                }
-                Tool::Wand => {
-                    if response.clicked()
-                        && let (Some(p), Some(s), Some(img)) =
-                            (response.interact_pointer_pos(), session, rgb)
-                    {
-                        let q = self.view.image_from_screen(p);
-                        match active_class {
-                            None => out
-                                .messages
-                                .push("Add or pick a class first (right panel, keys 1-9)".into()),
-                            Some(_) if q.x < 0.0 || q.y < 0.0 => {}
-                            Some(class) => {
-                                let mask = crate::model::region::flood_fill(
-                                    img,
-                                    q.x as u32,
-                                    q.y as u32,
-                                    self.wand_tolerance,
-                                );
-                                if mask.area() > 0 {
-                                    let seg = Segment::new(
-                                        s.doc.next_segment_id(),
-                                        class,
-                                        Geometry::from_mask(&mask),
-                                        Source::Manual,
-                                    );
-                                    self.selected = Some(seg.id);
-                                    out.edits.push(Edit::add(seg));
-                                }
-                            }
-                        }
-                    }
-                }
-                Tool::Polygon => self.polygon_tool(
-                    &response,
-                    commands,
-                    session,
-                    active_class,
-                    &mut out.edits,
-                    &mut out.messages,
-                ),
-                Tool::Click | Tool::Scribble | Tool::Box => {
-                    self.prompt_tool(&response, ui, commands, draft, &mut out)
-                }
-                Tool::Brush | Tool::Eraser => {
-                    self.brush_tool(&response, commands, session, active_class, &mut out)
                 }
             }
         }
-        self.draw_prompts(ui.ctx(), &painter, draft);
-        if commands.contains(&Command::DeleteSegment)
-            && let (Some(sel), Some(s)) = (self.selected, session)
-            && let Some(e) = Edit::remove(&s.doc, sel)
-        {
-            out.edits.push(e);
-            self.selected = None;
-        }
-        self.draw_in_progress(&painter, response.hover_pos());
-        self.draw_brush(&painter, response.hover_pos());
-        out
     }
 
     /// Click selects; on the selected polygon, drag a vertex to move it, double-click an
@@ -605,8 +643,7 @@ impl Canvas {
                 (Some(id), _) if s.doc.segment(id).is_some() => BrushTarget::Existing(id),
                 (_, Some(c)) => BrushTarget::New { category_id: c },
                 (None, None) => {
-                    out.messages
-                        .push("Add or pick a class first (right panel, keys 1-9)".into());
+                    out.messages.push(PICK_A_CLASS_FIRST.into());
                     return;
                 }
                 (Some(_), None) => return,
@@ -851,7 +888,7 @@ impl Canvas {
             return;
         }
         let Some(class) = active_class else {
-            messages.push("Add or pick a class first (right panel, keys 1-9)".into());
+            messages.push(PICK_A_CLASS_FIRST.into());
             return;
         };
         self.drawing.clear();

@@ -86,17 +86,25 @@ struct Toast {
     until: Instant,
 }
 
+/// One image of the project as the image list shows and filters it.
+#[derive(Debug, Clone)]
+pub struct ImageEntry {
+    /// File name, relative to the images folder.
+    pub name: String,
+    /// Work status (from its document when it has one).
+    pub status: ImageStatus,
+    /// Slice tags, for the tag filter.
+    pub tags: std::collections::BTreeMap<String, String>,
+    /// In the gold set.
+    pub gold: bool,
+}
+
 /// The application: the project (store) plus UI state.
 pub struct LimnerApp {
     pub project: Project,
     _lock: Option<ProjectLock>,
-    /// Image file names, sorted.
-    pub images: Vec<String>,
-    /// Status per image (from its document when it has one).
-    statuses: Vec<ImageStatus>,
-    /// Slice tags and gold flag per image (for filtering the list).
-    image_tags: Vec<std::collections::BTreeMap<String, String>>,
-    image_gold: Vec<bool>,
+    /// The project's images, sorted by name.
+    pub images: Vec<ImageEntry>,
     status_filter: Option<ImageStatus>,
     /// Show only gold images.
     gold_filter: bool,
@@ -252,27 +260,27 @@ impl LimnerApp {
     /// prompt tools (`None`: prompt tools disabled). No lock is taken (tests use this).
     pub fn new(project: Project, model: Option<PathBuf>) -> Self {
         let (images, warnings) = project.list_images().unwrap_or_default();
-        let mut statuses = Vec::with_capacity(images.len());
-        let mut image_tags = Vec::with_capacity(images.len());
-        let mut image_gold = Vec::with_capacity(images.len());
-        for n in &images {
-            let p = project.annotation_path(n);
-            let doc = p
-                .exists()
-                .then(|| project.read_document_file(&p).ok())
-                .flatten();
-            statuses.push(doc.as_ref().map(|d| d.status).unwrap_or_default());
-            image_gold.push(doc.as_ref().is_some_and(|d| d.gold));
-            image_tags.push(doc.map(|d| d.tags).unwrap_or_default());
-        }
+        let images = images
+            .into_iter()
+            .map(|name| {
+                let p = project.annotation_path(&name);
+                let doc = p
+                    .exists()
+                    .then(|| project.read_document_file(&p).ok())
+                    .flatten();
+                ImageEntry {
+                    status: doc.as_ref().map(|d| d.status).unwrap_or_default(),
+                    gold: doc.as_ref().is_some_and(|d| d.gold),
+                    tags: doc.map(|d| d.tags).unwrap_or_default(),
+                    name,
+                }
+            })
+            .collect();
         let active_class = project.ontology.active_categories().next().map(|c| c.id);
         let mut app = LimnerApp {
             project,
             _lock: None,
             images,
-            statuses,
-            image_tags,
-            image_gold,
             status_filter: None,
             gold_filter: false,
             review: review::Review::default(),
@@ -331,7 +339,7 @@ impl LimnerApp {
         self.flush();
         let index = index.min(self.images.len() - 1);
         self.current = index;
-        let name = self.images[index].clone();
+        let name = self.images[index].name.clone();
         match self.project.load_document(&name) {
             Ok(doc) => self.session = Some(ImageSession::new(doc)),
             Err(e) => {
@@ -364,7 +372,7 @@ impl LimnerApp {
                 if self
                     .images
                     .get(self.current)
-                    .map(|n| self.project.image_path(n))
+                    .map(|e| self.project.image_path(&e.name))
                     .as_deref()
                     == Some(path) =>
             {
@@ -373,7 +381,8 @@ impl LimnerApp {
                 // and on the next one in the list afterwards.
                 self.assist.prepare(img.rgb.clone());
                 if let Some(next) = self.images.get(self.current + 1) {
-                    self.assist.prepare_file(self.project.image_path(next));
+                    self.assist
+                        .prepare_file(self.project.image_path(&next.name));
                 }
                 self.current_rgb = Some(img.rgb);
             }
@@ -394,16 +403,17 @@ impl LimnerApp {
     }
 
     fn visible_indices(&self) -> Vec<usize> {
+        let status = if self.review.mode {
+            Some(ImageStatus::Done)
+        } else {
+            self.status_filter
+        };
         (0..self.images.len())
             .filter(|&i| {
-                let status = if self.review.mode {
-                    Some(ImageStatus::Done)
-                } else {
-                    self.status_filter
-                };
-                status.is_none_or(|f| self.statuses[i] == f)
-                    && (!self.gold_filter || self.image_gold[i])
-                    && review::tags_match(&self.image_tags[i], &self.review.tag_filter)
+                let e = &self.images[i];
+                status.is_none_or(|f| e.status == f)
+                    && (!self.gold_filter || e.gold)
+                    && review::tags_match(&e.tags, &self.review.tag_filter)
             })
             .collect()
     }
@@ -488,7 +498,7 @@ impl LimnerApp {
         };
         let Some(class) = self.active_class else {
             self.draft.preview = Some(mask);
-            self.toast("Add or pick a class first (right panel, keys 1-9)");
+            self.toast(canvas::PICK_A_CLASS_FIRST);
             return;
         };
         if self.session.is_none() {
@@ -614,12 +624,9 @@ impl LimnerApp {
         let mut open = None;
         egui::ScrollArea::vertical().show(ui, |ui| {
             for i in self.visible_indices() {
-                let gold = if self.image_gold[i] { " · gold" } else { "" };
-                let label = format!(
-                    "{}  · {}{gold}",
-                    self.images[i],
-                    status_label(self.statuses[i])
-                );
+                let e = &self.images[i];
+                let gold = if e.gold { " · gold" } else { "" };
+                let label = format!("{}  · {}{gold}", e.name, status_label(e.status));
                 if ui.selectable_label(i == self.current, label).clicked() {
                     open = Some(i);
                 }
@@ -1034,186 +1041,205 @@ impl LimnerApp {
     fn toolbar_ui(&mut self, ui: &mut egui::Ui) {
         ui.horizontal_wrapped(|ui| {
             self.review_menu_ui(ui);
-            ui.menu_button("Project", |ui| {
-                if ui
-                    .button("Open folder…")
-                    .on_hover_text("A Limner project or a plain folder of images")
-                    .clicked()
-                {
-                    self.pick_folder();
-                    ui.close();
-                }
-                ui.separator();
-                ui.menu_button("Export as", |ui| {
-                    for f in &crate::core::formats::Format::ALL {
-                        if *f == crate::core::formats::Format::Project {
-                            continue;
-                        }
-                        if ui
-                            .add_enabled(!self.is_exporting(), egui::Button::new(f.name()))
-                            .on_hover_text("Writes the whole project in this format (all images saved first)")
-                            .clicked()
-                        {
-                            self.export_as(*f, None);
-                            ui.close();
-                        }
+            self.project_menu_ui(ui);
+            ui.separator();
+            self.tool_buttons_ui(ui);
+            ui.separator();
+            self.tool_options_ui(ui);
+            ui.add(egui::Slider::new(&mut self.canvas.opacity, 0.0..=1.0).text("opacity"));
+            ui.checkbox(&mut self.canvas.outline_only, "outlines");
+            ui.separator();
+            self.image_status_ui(ui);
+        });
+    }
+
+    /// Open a folder, export, recent projects.
+    fn project_menu_ui(&mut self, ui: &mut egui::Ui) {
+        ui.menu_button("Project", |ui| {
+            if ui
+                .button("Open folder…")
+                .on_hover_text("A Limner project or a plain folder of images")
+                .clicked()
+            {
+                self.pick_folder();
+                ui.close();
+            }
+            ui.separator();
+            ui.menu_button("Export as", |ui| {
+                for f in &crate::core::formats::Format::ALL {
+                    if *f == crate::core::formats::Format::Project {
+                        continue;
                     }
-                });
-                ui.separator();
-                ui.label("Recent");
-                for p in recent::load() {
-                    if ui.button(p.display().to_string()).clicked() {
-                        self.switch_project(&p);
+                    if ui
+                        .add_enabled(!self.is_exporting(), egui::Button::new(f.name()))
+                        .on_hover_text(
+                            "Writes the whole project in this format (all images saved first)",
+                        )
+                        .clicked()
+                    {
+                        self.export_as(*f, None);
                         ui.close();
                     }
                 }
             });
             ui.separator();
-            for t in Tool::ALL {
-                let tip = Command::for_tool(t).tooltip();
-                let hint = match (&self.assist.state, t.uses_model()) {
-                    (ModelState::Unavailable(m), true) => format!("{tip}\nunavailable: {m}"),
-                    (ModelState::Loading, true) => format!("{tip}\nmodel loading…"),
-                    _ => tip,
-                };
-                ui.selectable_value(&mut self.canvas.tool, t, t.label())
-                    .on_hover_text(hint);
-            }
-            let model_label = match &self.assist.state {
-                ModelState::Loading => "model: loading…".to_string(),
-                ModelState::Ready if self.assist.is_busy() => "model: running…".to_string(),
-                ModelState::Ready => match self.assist.last_ms {
-                    Some(ms) => format!("model: {ms:.0} ms"),
-                    None => "model: ready".to_string(),
-                },
-                ModelState::Unavailable(_) => "model: unavailable".to_string(),
-            };
-            let l = ui.label(model_label);
-            if let ModelState::Unavailable(m) = &self.assist.state {
-                l.on_hover_text(m.clone());
-            }
-            ui.separator();
-            let (can_undo, can_redo) = self
-                .session
-                .as_ref()
-                .map(|s| (s.history.can_undo(), s.history.can_redo()))
-                .unwrap_or_default();
-            for (command, enabled) in [(Command::Undo, can_undo), (Command::Redo, can_redo)] {
-                if ui
-                    .add_enabled(enabled, egui::Button::new(command.label()))
-                    .on_hover_text(command.tooltip())
-                    .clicked()
-                {
-                    self.run_command(ui.ctx(), command, 0);
+            ui.label("Recent");
+            for p in recent::load() {
+                if ui.button(p.display().to_string()).clicked() {
+                    self.switch_project(&p);
+                    ui.close();
                 }
-            }
-            ui.separator();
-            if self.canvas.tool == Tool::Polygon {
-                ui.checkbox(&mut self.canvas.hole_mode, "hole")
-                    .on_hover_text(Command::ToggleHoleMode.tooltip());
-                ui.separator();
-            }
-            if self.canvas.tool.uses_model() {
-                self.model_picker_ui(ui);
-                self.threshold_level_ui(ui);
-                ui.checkbox(&mut self.accept_as_polygon, "as polygon").on_hover_text(
-                    "Accepted masks become polygons with holes (editable vertices) instead of bitmaps",
-                );
-                if self.accept_as_polygon {
-                    ui.add(
-                        egui::DragValue::new(&mut self.polygon_tolerance)
-                            .range(0.0..=20.0)
-                            .speed(0.1)
-                            .prefix("tolerance ")
-                            .suffix(" px"),
-                    )
-                    .on_hover_text(
-                        "Douglas–Peucker tolerance; 0 keeps exact pixel-edge polygons",
-                    );
-                }
-                ui.checkbox(
-                    &mut self.postprocess.keep_touching_positive,
-                    "only clicked parts",
-                )
-                .on_hover_text("Drop mask parts that no positive click or scribble touches");
-                ui.add(
-                    egui::DragValue::new(&mut self.postprocess.fill_holes_below)
-                        .range(0..=100_000)
-                        .prefix("fill holes < ")
-                        .suffix(" px"),
-                )
-                .on_hover_text("Fill holes smaller than this (0: off)");
-                ui.separator();
-            }
-            if self.canvas.tool == Tool::Wand {
-                ui.add(
-                    egui::Slider::new(&mut self.canvas.wand_tolerance, 0.0..=200.0)
-                        .text("tolerance"),
-                )
-                .on_hover_text("Colour distance (RGB) the flood fill accepts");
-                ui.separator();
-            }
-            if matches!(self.canvas.tool, Tool::Brush | Tool::Eraser) {
-                ui.add(
-                    egui::Slider::new(&mut self.canvas.brush_radius, 0.5..=200.0)
-                        .logarithmic(true)
-                        .text("radius"),
-                )
-                .on_hover_text(format!(
-                    "Brush radius in image pixels ({} and {})",
-                    Command::BrushSmaller.shortcut_text(),
-                    Command::BrushLarger.shortcut_text()
-                ));
-                ui.selectable_value(
-                    &mut self.canvas.brush_mode,
-                    crate::core::edit::paint::BrushMode::Overwrite,
-                    "overwrite",
-                )
-                .on_hover_text("The brush takes pixels from other segments");
-                ui.selectable_value(
-                    &mut self.canvas.brush_mode,
-                    crate::core::edit::paint::BrushMode::Protect,
-                    "protect",
-                )
-                .on_hover_text("The brush paints only unlabeled pixels");
-                ui.separator();
-            }
-            ui.add(egui::Slider::new(&mut self.canvas.opacity, 0.0..=1.0).text("opacity"));
-            ui.checkbox(&mut self.canvas.outline_only, "outlines");
-            ui.separator();
-            if let Some(current) = self.session.as_ref().map(|s| s.doc.status) {
-                let mut chosen = current;
-                egui::ComboBox::from_label("image")
-                    .selected_text(status_label(current))
-                    .show_ui(ui, |ui| {
-                        for st in ALL_STATUSES {
-                            ui.selectable_value(&mut chosen, st, status_label(st));
-                        }
-                    })
-                    .response
-                    .on_hover_text("Work status of this image; mark it done to send it to review");
-                if chosen != current {
-                    self.set_image_status(chosen);
-                }
-            }
-            if let Some(s) = self.session.as_ref() {
-                let state = if s.save_error.is_some() {
-                    "not saved!"
-                } else if s.is_dirty() {
-                    "saving…"
-                } else {
-                    "saved"
-                };
-                ui.label(state);
-            }
-            if ui
-                .button("?")
-                .on_hover_text(Command::ToggleHelp.tooltip())
-                .clicked()
-            {
-                self.run_command(ui.ctx(), Command::ToggleHelp, 0);
             }
         });
+    }
+
+    /// The tools, the model's state, undo and redo.
+    fn tool_buttons_ui(&mut self, ui: &mut egui::Ui) {
+        for t in Tool::ALL {
+            let tip = Command::for_tool(t).tooltip();
+            let hint = match (&self.assist.state, t.uses_model()) {
+                (ModelState::Unavailable(m), true) => format!("{tip}\nunavailable: {m}"),
+                (ModelState::Loading, true) => format!("{tip}\nmodel loading…"),
+                _ => tip,
+            };
+            ui.selectable_value(&mut self.canvas.tool, t, t.label())
+                .on_hover_text(hint);
+        }
+        let model_label = match &self.assist.state {
+            ModelState::Loading => "model: loading…".to_string(),
+            ModelState::Ready if self.assist.is_busy() => "model: running…".to_string(),
+            ModelState::Ready => match self.assist.last_ms {
+                Some(ms) => format!("model: {ms:.0} ms"),
+                None => "model: ready".to_string(),
+            },
+            ModelState::Unavailable(_) => "model: unavailable".to_string(),
+        };
+        let l = ui.label(model_label);
+        if let ModelState::Unavailable(m) = &self.assist.state {
+            l.on_hover_text(m.clone());
+        }
+        ui.separator();
+        let (can_undo, can_redo) = self
+            .session
+            .as_ref()
+            .map(|s| (s.history.can_undo(), s.history.can_redo()))
+            .unwrap_or_default();
+        for (command, enabled) in [(Command::Undo, can_undo), (Command::Redo, can_redo)] {
+            if ui
+                .add_enabled(enabled, egui::Button::new(command.label()))
+                .on_hover_text(command.tooltip())
+                .clicked()
+            {
+                self.run_command(ui.ctx(), command, 0);
+            }
+        }
+    }
+
+    /// Settings of the active tool (hole mode, model clean-up, wand and brush).
+    fn tool_options_ui(&mut self, ui: &mut egui::Ui) {
+        if self.canvas.tool == Tool::Polygon {
+            ui.checkbox(&mut self.canvas.hole_mode, "hole")
+                .on_hover_text(Command::ToggleHoleMode.tooltip());
+            ui.separator();
+        }
+        if self.canvas.tool.uses_model() {
+            self.model_picker_ui(ui);
+            self.threshold_level_ui(ui);
+            ui.checkbox(&mut self.accept_as_polygon, "as polygon").on_hover_text(
+                    "Accepted masks become polygons with holes (editable vertices) instead of bitmaps",
+                );
+            if self.accept_as_polygon {
+                ui.add(
+                    egui::DragValue::new(&mut self.polygon_tolerance)
+                        .range(0.0..=20.0)
+                        .speed(0.1)
+                        .prefix("tolerance ")
+                        .suffix(" px"),
+                )
+                .on_hover_text("Douglas–Peucker tolerance; 0 keeps exact pixel-edge polygons");
+            }
+            ui.checkbox(
+                &mut self.postprocess.keep_touching_positive,
+                "only clicked parts",
+            )
+            .on_hover_text("Drop mask parts that no positive click or scribble touches");
+            ui.add(
+                egui::DragValue::new(&mut self.postprocess.fill_holes_below)
+                    .range(0..=100_000)
+                    .prefix("fill holes < ")
+                    .suffix(" px"),
+            )
+            .on_hover_text("Fill holes smaller than this (0: off)");
+            ui.separator();
+        }
+        if self.canvas.tool == Tool::Wand {
+            ui.add(
+                egui::Slider::new(&mut self.canvas.wand_tolerance, 0.0..=200.0).text("tolerance"),
+            )
+            .on_hover_text("Colour distance (RGB) the flood fill accepts");
+            ui.separator();
+        }
+        if matches!(self.canvas.tool, Tool::Brush | Tool::Eraser) {
+            ui.add(
+                egui::Slider::new(&mut self.canvas.brush_radius, 0.5..=200.0)
+                    .logarithmic(true)
+                    .text("radius"),
+            )
+            .on_hover_text(format!(
+                "Brush radius in image pixels ({} and {})",
+                Command::BrushSmaller.shortcut_text(),
+                Command::BrushLarger.shortcut_text()
+            ));
+            ui.selectable_value(
+                &mut self.canvas.brush_mode,
+                crate::core::edit::paint::BrushMode::Overwrite,
+                "overwrite",
+            )
+            .on_hover_text("The brush takes pixels from other segments");
+            ui.selectable_value(
+                &mut self.canvas.brush_mode,
+                crate::core::edit::paint::BrushMode::Protect,
+                "protect",
+            )
+            .on_hover_text("The brush paints only unlabeled pixels");
+            ui.separator();
+        }
+    }
+
+    /// The open image's status, whether it is saved, and the help button.
+    fn image_status_ui(&mut self, ui: &mut egui::Ui) {
+        if let Some(current) = self.session.as_ref().map(|s| s.doc.status) {
+            let mut chosen = current;
+            egui::ComboBox::from_label("image")
+                .selected_text(status_label(current))
+                .show_ui(ui, |ui| {
+                    for st in ALL_STATUSES {
+                        ui.selectable_value(&mut chosen, st, status_label(st));
+                    }
+                })
+                .response
+                .on_hover_text("Work status of this image; mark it done to send it to review");
+            if chosen != current {
+                self.set_image_status(chosen);
+            }
+        }
+        if let Some(s) = self.session.as_ref() {
+            let state = if s.save_error.is_some() {
+                "not saved!"
+            } else if s.is_dirty() {
+                "saving…"
+            } else {
+                "saved"
+            };
+            ui.label(state);
+        }
+        if ui
+            .button("?")
+            .on_hover_text(Command::ToggleHelp.tooltip())
+            .clicked()
+        {
+            self.run_command(ui.ctx(), Command::ToggleHelp, 0);
+        }
     }
 
     fn help_ui(&mut self, ctx: &egui::Context) {

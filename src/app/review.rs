@@ -164,7 +164,9 @@ impl LimnerApp {
             && s.doc.set_status(&user, status)
         {
             s.touch_metadata();
-            self.statuses[self.current] = status;
+            if let Some(e) = self.images.get_mut(self.current) {
+                e.status = status;
+            }
         }
     }
 
@@ -173,7 +175,7 @@ impl LimnerApp {
         self.review.mode = !self.review.mode;
         self.review.reject_reason = None;
         if self.review.mode {
-            if self.statuses.get(self.current) != Some(&ImageStatus::Done) {
+            if self.images.get(self.current).map(|e| e.status) != Some(ImageStatus::Done) {
                 self.next_in_queue();
             }
             if self.visible_indices().is_empty() {
@@ -579,15 +581,20 @@ impl LimnerApp {
             })
             .collect();
         if !comments.is_empty() {
-            ui.label("Comments (M pins one at the cursor):");
+            ui.label(format!(
+                "Comments ({} pins one at the cursor):",
+                Command::PinComment.shortcut_text()
+            ));
             for c in comments {
                 ui.label(format!("• {c}"));
             }
         }
         if changed {
             s.touch_metadata();
-            self.image_tags[self.current] = s.doc.tags.clone();
-            self.image_gold[self.current] = s.doc.gold;
+            if let Some(e) = self.images.get_mut(self.current) {
+                e.tags = s.doc.tags.clone();
+                e.gold = s.doc.gold;
+            }
         }
         if let Some(e) = add_error {
             self.toast_error(e);
