@@ -141,3 +141,95 @@ pub const FOLDER_DIALOG: &str = "folder dialog";
 pub const EXPORT: &str = "export";
 pub const GOLD: &str = "gold labels";
 pub const COMPARE: &str = "gold comparison";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn app() -> (tempfile::TempDir, LimnerApp) {
+        let dir = tempfile::tempdir().unwrap();
+        image::RgbImage::new(4, 4)
+            .save(dir.path().join("a.png"))
+            .unwrap();
+        let project = crate::core::project::Project::open(dir.path()).unwrap();
+        (dir, LimnerApp::new(project, None))
+    }
+
+    /// Runs frames until no job with `label` is left.
+    fn settle(app: &mut LimnerApp, ctx: &egui::Context, label: &str) {
+        let start = Instant::now();
+        while app.jobs.is_running(label) {
+            assert!(
+                start.elapsed() < Duration::from_secs(10),
+                "{label} never ended"
+            );
+            std::thread::sleep(Duration::from_millis(2));
+            Jobs::run_finished(app, ctx);
+        }
+    }
+
+    #[test]
+    fn a_finished_job_hands_its_result_to_the_app() {
+        let (_dir, mut app) = app();
+        let ctx = egui::Context::default();
+        app.jobs.spawn(
+            "answer",
+            AtExit::Abandon,
+            || 41,
+            |app, _, v| app.active_class = Some(v),
+        );
+        settle(&mut app, &ctx, "answer");
+        assert_eq!(app.active_class, Some(41));
+        // A worker that panics hands nothing over, and does not look busy forever.
+        app.jobs.spawn(
+            "broken",
+            AtExit::Abandon,
+            || panic!("a job that fails"),
+            |app, _, ()| app.active_class = None,
+        );
+        settle(&mut app, &ctx, "broken");
+        assert_eq!(app.active_class, Some(41));
+    }
+
+    #[test]
+    fn exit_waits_for_the_jobs_marked_to_finish_only() {
+        let (_dir, mut app) = app();
+        let (_hold_dialog, dialog) = channel::<()>();
+        app.jobs.spawn(
+            "dialog",
+            AtExit::Abandon,
+            move || dialog.recv().is_ok(),
+            |_, _, _| {},
+        );
+        let (release, write) = channel::<()>();
+        app.jobs.spawn(
+            "write",
+            AtExit::Finish,
+            move || write.recv().is_ok(),
+            |_, _, _| {},
+        );
+        let left = app.jobs.finish_before_exit(Duration::from_millis(50));
+        assert_eq!(
+            left,
+            ["write"],
+            "the write was still blocked; the dialog is not waited for"
+        );
+        drop(release);
+        app.jobs.spawn(
+            "slow write",
+            AtExit::Finish,
+            || std::thread::sleep(Duration::from_millis(50)),
+            |_, _, ()| {},
+        );
+        let start = Instant::now();
+        assert!(
+            app.jobs
+                .finish_before_exit(Duration::from_secs(10))
+                .is_empty()
+        );
+        assert!(
+            start.elapsed() >= Duration::from_millis(40),
+            "it waited for the write"
+        );
+    }
+}

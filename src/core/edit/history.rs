@@ -261,4 +261,22 @@ mod tests {
             "duplicate id refused"
         );
     }
+
+    #[test]
+    fn the_oldest_step_drops_off_when_the_stack_is_full() {
+        let mut doc = ImageDocument::new("a.png", 4, 4);
+        let mut h = History::default();
+        let n = MAX_UNDO as u32 + 3;
+        for id in 1..=n {
+            assert!(h.apply(&mut doc, Edit::add(seg(id))));
+        }
+        let mut undone = 0;
+        while h.undo(&mut doc) {
+            undone += 1;
+        }
+        assert_eq!(undone, MAX_UNDO);
+        // The three oldest adds can no longer be undone; the newest ones were.
+        let ids: Vec<u32> = doc.segments.iter().map(|s| s.id).collect();
+        assert_eq!(ids, [1, 2, 3]);
+    }
 }
