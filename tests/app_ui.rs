@@ -343,3 +343,41 @@ fn help_overlay_lists_every_command() {
         }
     }
 }
+
+/// The class panel adds a class (it becomes the active one, the name field clears) and a
+/// click on a class row picks it.
+#[test]
+fn class_panel_adds_and_picks_classes() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = project(dir.path());
+    let first = p.ontology.active_categories().next().unwrap().id;
+    let app = LimnerApp::new(p, None);
+    let mut h = Harness::builder()
+        .with_size(egui::vec2(1100.0, 900.0))
+        .build_eframe(|_| app);
+    wait_for_image(&mut h);
+    h.get_by_label("New:").focus();
+    h.step();
+    h.get_by_label("New:").type_text("gadget");
+    h.step();
+    h.get_by_label("Add class").click();
+    h.step();
+    h.step();
+    let added = h
+        .state()
+        .project
+        .ontology
+        .active_categories()
+        .find(|c| c.name == "gadget")
+        .map(|c| c.id)
+        .expect("added");
+    assert_eq!(h.state().active_class, Some(added));
+    assert_eq!(
+        h.get_by_label("New:").value().as_deref(),
+        Some(""),
+        "the field cleared"
+    );
+    h.get_by_label_contains("thing (thing, 0)").click();
+    h.step();
+    assert_eq!(h.state().active_class, Some(first));
+}

@@ -7,6 +7,7 @@
 //! | [`loader`] | image decoding (a job) |
 //! | [`command`] | every command: label, help, shortcuts; read by keys, menus, tooltips, help |
 //! | [`canvas`] | drawing the image + overlay, tool input |
+//! | [`classes`] | the class panel: its drafts in, what the user did out |
 //! | [`assist`] | model prompts and the predictor worker thread |
 //! | [`tiles`] | textures cut into tiles for images beyond the GPU texture limit |
 //! | [`lock`] | one instance per project |
@@ -16,6 +17,7 @@
 
 pub mod assist;
 pub mod canvas;
+pub mod classes;
 pub mod command;
 pub mod demo;
 pub mod jobs;
@@ -117,13 +119,13 @@ pub struct LimnerApp {
     pub canvas: Canvas,
     /// Selected class for new segments.
     pub active_class: Option<u32>,
-    new_class_name: String,
+    /// The class list and the active class's admin.
+    class_panel: classes::ClassPanel,
     toasts: Vec<Toast>,
     show_help: bool,
     /// Decoded pixels of the image on screen (shared with the model worker).
     current_rgb: Option<std::sync::Arc<image::RgbImage>>,
     comment_draft: String,
-    rename_draft: String,
     /// Clean-up applied to the model's masks.
     pub postprocess: crate::model::postprocess::PostProcess,
     pub assist: AssistWorker,
@@ -289,12 +291,11 @@ impl LimnerApp {
             jobs: Jobs::default(),
             canvas: Canvas::default(),
             active_class,
-            new_class_name: String::new(),
+            class_panel: Default::default(),
             toasts: Vec::new(),
             show_help: false,
             current_rgb: None,
             comment_draft: String::new(),
-            rename_draft: String::new(),
             postprocess: Default::default(),
             models: model
                 .as_deref()
@@ -638,7 +639,6 @@ impl LimnerApp {
     }
 
     fn side_panel_ui(&mut self, ui: &mut egui::Ui) {
-        ui.heading("Classes");
         let usage = self.session.as_ref().map(|s| {
             let mut u = std::collections::BTreeMap::new();
             for seg in &s.doc.segments {
@@ -646,64 +646,16 @@ impl LimnerApp {
             }
             u
         });
-        let cats: Vec<_> = self.project.ontology.active_categories().cloned().collect();
-        for (i, c) in cats.iter().enumerate() {
-            ui.horizontal(|ui| {
-                let [r, g, b] = c.color.0;
-                let (rect, _) =
-                    ui.allocate_exact_size(egui::vec2(12.0, 12.0), egui::Sense::hover());
-                ui.painter()
-                    .rect_filled(rect, 2.0, egui::Color32::from_rgb(r, g, b));
-                let key = if i < 9 {
-                    format!("{} ", i + 1)
-                } else {
-                    String::new()
-                };
-                let n = usage
-                    .as_ref()
-                    .and_then(|u| u.get(&c.id))
-                    .copied()
-                    .unwrap_or(0);
-                let kind = if c.isthing { "thing" } else { "stuff" };
-                ui.selectable_value(
-                    &mut self.active_class,
-                    Some(c.id),
-                    format!("{key}{} ({kind}, {n})", c.name),
-                )
-                .on_hover_text(format!(
-                    "class id {} — press {} to pick",
-                    c.id,
-                    key.trim()
-                ));
-                let mut shown = !self.canvas.hidden.contains(&c.id);
-                if ui
-                    .checkbox(&mut shown, "show")
-                    .on_hover_text("Show this class in the overlay")
-                    .changed()
-                {
-                    self.canvas.set_hidden(c.id, !shown);
-                }
-            });
+        let actions = self.class_panel.list_ui(
+            ui,
+            &self.project.ontology,
+            self.active_class,
+            &self.canvas.hidden,
+            usage.as_ref(),
+        );
+        for a in actions {
+            self.apply_class_action(a);
         }
-        ui.horizontal(|ui| {
-            let label = ui.label("New:");
-            ui.add(egui::TextEdit::singleline(&mut self.new_class_name).desired_width(140.0))
-                .labelled_by(label.id);
-            if ui.button("Add class").clicked() {
-                let name = self.new_class_name.trim().to_string();
-                let color = palette_color(self.project.ontology.next_id());
-                match self.project.ontology.add(&name, color, true) {
-                    Ok(id) => match self.project.save_ontology() {
-                        Ok(()) => {
-                            self.active_class = Some(id);
-                            self.new_class_name.clear();
-                        }
-                        Err(e) => self.toast_error(e.to_string()),
-                    },
-                    Err(e) => self.toast_error(e),
-                }
-            }
-        });
         ui.separator();
         ui.heading("Segments");
         let Some(s) = self.session.as_ref() else {
@@ -762,7 +714,12 @@ impl LimnerApp {
         ui.separator();
         self.review_panel_ui(ui);
         ui.separator();
-        self.class_admin_ui(ui);
+        let actions = self
+            .class_panel
+            .admin_ui(ui, &self.project.ontology, self.active_class);
+        for a in actions {
+            self.apply_class_action(a);
+        }
     }
 
     /// Class, iscrowd, z-order and comments of the selected segment; each change is one
@@ -869,65 +826,45 @@ impl LimnerApp {
         }
     }
 
-    /// Rename, retire or merge the active class. Retire refuses a class in use; merge
-    /// remaps every segment of the project.
-    fn class_admin_ui(&mut self, ui: &mut egui::Ui) {
-        let Some(active) = self
-            .active_class
-            .and_then(|id| self.project.ontology.active(id).cloned())
-        else {
-            return;
-        };
-        egui::CollapsingHeader::new(format!("Edit class “{}”", active.name)).show(ui, |ui| {
-            ui.horizontal(|ui| {
-                let label = ui.label("Name:");
-                ui.add(egui::TextEdit::singleline(&mut self.rename_draft).desired_width(120.0))
-                    .labelled_by(label.id);
-                if ui.button("rename").clicked() {
-                    let name = self.rename_draft.trim().to_string();
-                    match self.project.ontology.rename(active.id, &name) {
-                        Ok(()) => self.save_ontology_or_toast(),
-                        Err(e) => self.toast_error(e),
-                    }
+    /// Applies what the user did in the class panel. Retire refuses a class in use;
+    /// merge remaps every segment of the project.
+    fn apply_class_action(&mut self, action: classes::ClassAction) {
+        use classes::ClassAction;
+        match action {
+            ClassAction::Pick(id) => self.active_class = Some(id),
+            ClassAction::SetHidden(id, hidden) => self.canvas.set_hidden(id, hidden),
+            ClassAction::Add(name) => {
+                let color = palette_color(self.project.ontology.next_id());
+                match self.project.ontology.add(&name, color, true) {
+                    Ok(id) => match self.project.save_ontology() {
+                        Ok(()) => {
+                            self.active_class = Some(id);
+                            self.class_panel.added();
+                        }
+                        Err(e) => self.toast_error(e.to_string()),
+                    },
+                    Err(e) => self.toast_error(e),
                 }
-            });
-            let mut isthing = active.isthing;
-            if ui
-                .checkbox(&mut isthing, "thing (countable instances)")
-                .changed()
-            {
-                if let Some(c) = self
-                    .project
-                    .ontology
-                    .categories
-                    .iter_mut()
-                    .find(|c| c.id == active.id)
-                {
+            }
+            ClassAction::Rename(id, name) => match self.project.ontology.rename(id, &name) {
+                Ok(()) => self.save_ontology_or_toast(),
+                Err(e) => self.toast_error(e),
+            },
+            ClassAction::SetThing(id, isthing) => {
+                if let Some(c) = self.category_mut(id) {
                     c.isthing = isthing;
                 }
                 self.save_ontology_or_toast();
             }
-            let mut color =
-                egui::Color32::from_rgb(active.color.0[0], active.color.0[1], active.color.0[2]);
-            if ui.color_edit_button_srgba(&mut color).changed() {
-                if let Some(c) = self
-                    .project
-                    .ontology
-                    .categories
-                    .iter_mut()
-                    .find(|c| c.id == active.id)
-                {
-                    c.color = crate::core::ontology::Color([color.r(), color.g(), color.b()]);
+            ClassAction::SetColor(id, color) => {
+                if let Some(c) = self.category_mut(id) {
+                    c.color = color;
                 }
                 self.save_ontology_or_toast();
             }
-            if ui
-                .button("retire")
-                .on_hover_text("Keeps the id as a tombstone; refused while segments use it")
-                .clicked()
-            {
+            ClassAction::Retire(id) => {
                 self.flush();
-                match self.project.retire_category(active.id) {
+                match self.project.retire_category(id) {
                     Ok(()) => {
                         self.active_class = self
                             .project
@@ -939,30 +876,32 @@ impl LimnerApp {
                     Err(e) => self.toast_error(e.to_string()),
                 }
             }
-            let others: Vec<_> = self
-                .project
-                .ontology
-                .active_categories()
-                .filter(|c| c.id != active.id)
-                .cloned()
-                .collect();
-            ui.menu_button("merge into…", |ui| {
-                for o in others {
-                    if ui.button(&o.name).clicked() {
-                        self.flush();
-                        match self.project.merge_category(active.id, o.id) {
-                            Ok(n) => {
-                                self.toast(format!("{n} segment(s) moved to {}", o.name));
-                                self.active_class = Some(o.id);
-                                self.open_image(self.current);
-                            }
-                            Err(e) => self.toast_error(e.to_string()),
-                        }
-                        ui.close();
+            ClassAction::Merge { from, into } => {
+                self.flush();
+                let into_name = self
+                    .project
+                    .ontology
+                    .get(into)
+                    .map(|c| c.name.clone())
+                    .unwrap_or_default();
+                match self.project.merge_category(from, into) {
+                    Ok(n) => {
+                        self.toast(format!("{n} segment(s) moved to {into_name}"));
+                        self.active_class = Some(into);
+                        self.open_image(self.current);
                     }
+                    Err(e) => self.toast_error(e.to_string()),
                 }
-            });
-        });
+            }
+        }
+    }
+
+    fn category_mut(&mut self, id: u32) -> Option<&mut crate::core::ontology::Category> {
+        self.project
+            .ontology
+            .categories
+            .iter_mut()
+            .find(|c| c.id == id)
     }
 
     fn save_ontology_or_toast(&mut self) {
