@@ -25,7 +25,7 @@ use serde::Deserialize;
 
 use super::prompt::Prompts;
 use super::{ModelError, Prediction};
-use crate::core::geometry::BitMask;
+use crate::core::geometry::{BitMask, PixelRect};
 
 /// Seed map value: no seed.
 pub const UNKNOWN: u8 = 0;
@@ -153,9 +153,8 @@ fn paint_segment(map: &mut [u8], width: u32, height: u32, a: [f32; 2], b: [f32; 
     );
 }
 
-/// The box as whole pixels `[x0, y0, x1, y1)`, clamped to the image; `None` when it
-/// covers no pixel centre.
-pub fn box_pixels(bbox: [f32; 4], width: u32, height: u32) -> Option<[u32; 4]> {
+/// The box as whole pixels, clamped to the image; `None` when it covers no pixel centre.
+pub fn box_pixels(bbox: [f32; 4], width: u32, height: u32) -> Option<PixelRect> {
     let clamp = |v: f32, max: u32| (v.round().max(0.0) as u32).min(max);
     let (x0, x1) = (bbox[0].min(bbox[2]), bbox[0].max(bbox[2]));
     let (y0, y1) = (bbox[1].min(bbox[3]), bbox[1].max(bbox[3]));
@@ -165,7 +164,8 @@ pub fn box_pixels(bbox: [f32; 4], width: u32, height: u32) -> Option<[u32; 4]> {
         clamp(x1, width),
         clamp(y1, height),
     ];
-    (b[2] > b[0] && b[3] > b[1]).then_some(b)
+    let r = PixelRect::new(b[0], b[1], b[2], b[3]);
+    (!r.is_empty()).then_some(r)
 }
 
 /// Wraps a mask as a prediction (probability 1 inside, 0 outside).
@@ -340,7 +340,7 @@ mod tests {
     fn box_pixels_clamps_and_refuses_empty() {
         assert_eq!(
             box_pixels([-5.0, 2.0, 50.0, 8.0], 40, 20),
-            Some([0, 2, 40, 8])
+            Some(PixelRect::new(0, 2, 40, 8))
         );
         assert_eq!(box_pixels([5.0, 2.0, 5.2, 8.0], 40, 20), None);
     }

@@ -22,7 +22,7 @@ use serde::Deserialize;
 use super::{
     BACKGROUND, Connectivity, FOREGROUND, box_pixels, check_prompts, prediction, seed_map,
 };
-use crate::core::geometry::BitMask;
+use crate::core::geometry::{BitMask, PixelRect};
 use crate::model::config::ModelConfig;
 use crate::model::prompt::{PromptKind, Prompts};
 use crate::model::{MaskPredictor, ModelError, Prediction};
@@ -85,18 +85,18 @@ impl ThresholdPredictor {
     }
 }
 
-/// Otsu's level over the pixels of `gray` inside `[x0, y0, x1, y1)`.
-pub fn otsu_in(gray: &GrayImage, r: [u32; 4]) -> u8 {
-    let sub = image::imageops::crop_imm(gray, r[0], r[1], r[2] - r[0], r[3] - r[1]).to_image();
+/// Otsu's level over the pixels of `gray` inside `r`.
+pub fn otsu_in(gray: &GrayImage, r: PixelRect) -> u8 {
+    let sub = image::imageops::crop_imm(gray, r.x0, r.y0, r.width(), r.height()).to_image();
     imageproc::contrast::otsu_level(&sub)
 }
 
 /// How well `level` splits the pixels of `gray` in `r`: between-class variance over
 /// total variance (Otsu's effectiveness, 0 = no split, 1 = two flat classes).
-fn separation(gray: &GrayImage, r: [u32; 4], level: u8) -> f64 {
+fn separation(gray: &GrayImage, r: PixelRect, level: u8) -> f64 {
     let mut hist = [0u64; 256];
-    for y in r[1]..r[3] {
-        for x in r[0]..r[2] {
+    for y in r.y0..r.y1 {
+        for x in r.x0..r.x1 {
             hist[usize::from(gray.get_pixel(x, y)[0])] += 1;
         }
     }
@@ -130,12 +130,12 @@ fn separation(gray: &GrayImage, r: [u32; 4], level: u8) -> f64 {
 
 /// The image projected on the main colour axis of region `r` (the principal component
 /// of its RGB values), stretched so the region spans 0-255.
-fn main_colour_axis(image: &RgbImage, r: [u32; 4]) -> GrayImage {
+fn main_colour_axis(image: &RgbImage, r: PixelRect) -> GrayImage {
     let pixels = || {
-        (r[1]..r[3])
-            .flat_map(move |y| (r[0]..r[2]).map(move |x| image.get_pixel(x, y).0.map(f64::from)))
+        (r.y0..r.y1)
+            .flat_map(move |y| (r.x0..r.x1).map(move |x| image.get_pixel(x, y).0.map(f64::from)))
     };
-    let n = f64::from((r[2] - r[0]) * (r[3] - r[1])).max(1.0);
+    let n = (r.area() as f64).max(1.0);
     let mut mean = [0f64; 3];
     for p in pixels() {
         for c in 0..3 {
@@ -180,7 +180,7 @@ const COLOUR_AXIS_MARGIN: f64 = 0.15;
 
 /// The channel to threshold and Otsu's level on it over `region`: grey, or the main
 /// colour axis when that separates clearly better.
-fn otsu_channel(image: &RgbImage, gray: GrayImage, region: [u32; 4]) -> (GrayImage, u8) {
+fn otsu_channel(image: &RgbImage, gray: GrayImage, region: PixelRect) -> (GrayImage, u8) {
     let grey_level = otsu_in(&gray, region);
     let grey_split = separation(&gray, region, grey_level);
     let colour = main_colour_axis(image, region);
@@ -198,7 +198,7 @@ fn otsu_channel(image: &RgbImage, gray: GrayImage, region: [u32; 4]) -> (GrayIma
 /// negative seeds. `seeds` is a [`seed_map`].
 pub fn threshold_mask(
     gray: &GrayImage,
-    region: [u32; 4],
+    region: PixelRect,
     level: u8,
     bright: bool,
     seeds: &[u8],
@@ -207,7 +207,7 @@ pub fn threshold_mask(
     let (w, h) = gray.dimensions();
     let wu = w as usize;
     let candidate = GrayImage::from_fn(w, h, |x, y| {
-        let inside = x >= region[0] && x < region[2] && y >= region[1] && y < region[3];
+        let inside = x >= region.x0 && x < region.x1 && y >= region.y0 && y < region.y1;
         let on_side = (gray.get_pixel(x, y)[0] > level) == bright;
         let barrier = seeds[y as usize * wu + x as usize] == BACKGROUND;
         image::Luma([u8::from(inside && on_side && !barrier)])
@@ -307,8 +307,8 @@ impl MaskPredictor for ThresholdPredictor {
                 let b = pos.bounds().unwrap_or([0.0, 0.0, w as f32, h as f32]);
                 let win = p.window as f32;
                 let r = box_pixels([b[0] - win, b[1] - win, b[2] + win, b[3] + win], w, h)
-                    .unwrap_or([0, 0, w, h]);
-                (r, [0, 0, w, h])
+                    .unwrap_or(PixelRect::full(w, h));
+                (r, PixelRect::full(w, h))
             }
         };
         let (gray, level) = match p.level {
@@ -327,9 +327,9 @@ impl MaskPredictor for ThresholdPredictor {
             // Box only: the side rarer on the box's edge is the object.
             let r = level_region;
             let (mut above, mut total) = (0usize, 0usize);
-            for y in r[1]..r[3] {
-                for x in r[0]..r[2] {
-                    if x == r[0] || y == r[1] || x + 1 == r[2] || y + 1 == r[3] {
+            for y in r.y0..r.y1 {
+                for x in r.x0..r.x1 {
+                    if x == r.x0 || y == r.y0 || x + 1 == r.x1 || y + 1 == r.y1 {
                         total += 1;
                         above += usize::from(gray.as_raw()[y as usize * wu + x as usize] > level);
                     }
