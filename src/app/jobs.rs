@@ -10,6 +10,29 @@ use std::time::{Duration, Instant};
 
 use super::LimnerApp;
 
+/// Wakes the UI from a worker thread: it holds the UI's context once a frame has run
+/// (before that, there is no frame to wake: the first one polls anyway).
+#[derive(Clone, Default)]
+pub struct Waker(Arc<Mutex<Option<egui::Context>>>);
+
+impl Waker {
+    /// Remembers the UI's context (called every frame; cheap after the first).
+    pub fn set(&self, ctx: &egui::Context) {
+        if let Ok(mut c) = self.0.lock()
+            && c.is_none()
+        {
+            *c = Some(ctx.clone());
+        }
+    }
+
+    /// Asks for a frame, so a result just sent is picked up without polling.
+    pub fn wake(&self) {
+        if let Some(ctx) = self.0.lock().ok().and_then(|c| c.clone()) {
+            ctx.request_repaint();
+        }
+    }
+}
+
 /// What a job does with its result on the UI thread.
 type OnDone = Box<dyn FnOnce(&mut LimnerApp, &egui::Context) + Send>;
 
@@ -42,8 +65,8 @@ pub struct Jobs {
     rx: Receiver<Finished>,
     running: Vec<Running>,
     next_id: u64,
-    /// The UI's context once a frame has run: finished workers wake it with it.
-    repaint: Arc<Mutex<Option<egui::Context>>>,
+    /// Finished workers wake the UI with it.
+    waker: Waker,
 }
 
 impl Default for Jobs {
@@ -54,7 +77,7 @@ impl Default for Jobs {
             rx,
             running: Vec::new(),
             next_id: 0,
-            repaint: Arc::default(),
+            waker: Waker::default(),
         }
     }
 }
@@ -72,15 +95,13 @@ impl Jobs {
         self.next_id += 1;
         let id = self.next_id;
         let tx = self.tx.clone();
-        let repaint = self.repaint.clone();
+        let waker = self.waker.clone();
         let thread = std::thread::spawn(move || {
             let result = work();
             let on_done: OnDone = Box::new(move |app, ctx| on_done(app, ctx, result));
             // The app may be gone (closed without waiting): nobody to tell.
             let _ = tx.send(Finished { id, on_done });
-            if let Some(ctx) = repaint.lock().ok().and_then(|c| c.clone()) {
-                ctx.request_repaint();
-            }
+            waker.wake();
         });
         self.running.push(Running {
             id,
@@ -97,11 +118,7 @@ impl Jobs {
 
     /// Hands every finished job's result to the app. Called once per frame.
     pub fn run_finished(app: &mut LimnerApp, ctx: &egui::Context) {
-        if let Ok(mut c) = app.jobs.repaint.lock()
-            && c.is_none()
-        {
-            *c = Some(ctx.clone());
-        }
+        app.jobs.waker.set(ctx);
         let finished: Vec<Finished> = app.jobs.rx.try_iter().collect();
         for f in finished {
             app.jobs.running.retain(|j| j.id != f.id);
@@ -189,6 +206,37 @@ mod tests {
         );
         settle(&mut app, &ctx, "broken");
         assert_eq!(app.active_class, Some(41));
+    }
+
+    #[test]
+    fn a_finishing_worker_asks_for_a_frame() {
+        let (_dir, mut app) = app();
+        let ctx = egui::Context::default();
+        settle(&mut app, &ctx, DECODE);
+        let (go, wait) = channel::<()>();
+        app.jobs.spawn(
+            "wake",
+            AtExit::Abandon,
+            move || wait.recv().is_ok(),
+            |_, _, _| {},
+        );
+        // egui asks for a few frames of its own at start: let them pass.
+        for _ in 0..10 {
+            let _ = ctx.run_ui(egui::RawInput::default(), |_| {});
+            if !ctx.has_requested_repaint() {
+                break;
+            }
+        }
+        assert!(!ctx.has_requested_repaint(), "nothing finished yet");
+        go.send(()).unwrap();
+        let start = Instant::now();
+        while !ctx.has_requested_repaint() {
+            assert!(
+                start.elapsed() < Duration::from_secs(10),
+                "no repaint asked for"
+            );
+            std::thread::sleep(Duration::from_millis(2));
+        }
     }
 
     #[test]

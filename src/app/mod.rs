@@ -970,6 +970,8 @@ impl LimnerApp {
             && Some(&p) != current.as_ref()
         {
             self.assist = AssistWorker::start(Some(p));
+            // Now, not next frame: the model may be ready before another frame runs.
+            self.assist.waker.set(ui.ctx());
             self.draft = PromptDraft::default();
             if let Some(rgb) = self.current_rgb.clone() {
                 self.assist.prepare(rgb);
@@ -1276,9 +1278,7 @@ impl eframe::App for LimnerApp {
                 Err(e) => self.toast_error(e),
             }
         }
-        if self.assist.is_busy() || self.assist.state == ModelState::Loading {
-            ctx.request_repaint_after(Duration::from_millis(30));
-        }
+        self.assist.waker.set(ctx);
         if let Some(s) = self.session.as_mut() {
             s.autosave(&self.project, false);
             if let Some(due) = s.autosave_due_in() {
