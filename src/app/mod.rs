@@ -930,7 +930,10 @@ impl LimnerApp {
                     }
                 }),
         )
-        .on_hover_text("Grey level of the threshold assist (0: Otsu's); the preview follows");
+        .on_hover_text(
+            "Grey level of the threshold assist (0: Otsu's level, on grey or on the main colour axis \
+             when that separates better); the preview follows",
+        );
         if level != self.assist.threshold_level {
             self.assist.set_threshold_level(level);
             if !self.draft.prompts.is_empty() {
