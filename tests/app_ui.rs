@@ -381,3 +381,49 @@ fn class_panel_adds_and_picks_classes() {
     h.step();
     assert_eq!(h.state().active_class, Some(first));
 }
+
+/// The selected segment's panel: z up is one undo step, a comment and a review state are
+/// recorded on the segment.
+#[test]
+fn segment_panel_raises_comments_and_reviews_the_selected_segment() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = LimnerApp::new(project(dir.path()), None);
+    let mut h = Harness::builder()
+        .with_size(egui::vec2(1100.0, 1400.0))
+        .build_eframe(|_| app);
+    wait_for_image(&mut h);
+    for (x, y) in [(20.0, 20.0), (80.0, 20.0), (80.0, 60.0)] {
+        let pos = h.state().canvas.view.screen_from_image(Pos2::new(x, y));
+        click(&mut h, pos);
+    }
+    h.key_press(egui::Key::Enter);
+    h.step();
+    h.step();
+    let seg =
+        |h: &Harness<'_, LimnerApp>| h.state().session.as_ref().unwrap().doc.segments[0].clone();
+    assert_eq!(h.state().canvas.selected, Some(seg(&h).id));
+    h.get_by_label("up").click();
+    h.step();
+    h.step();
+    assert_eq!(seg(&h).z, 1);
+    h.get_by_label("Comment:").focus();
+    h.step();
+    h.get_by_label("Comment:").type_text("edge too loose");
+    h.step();
+    // The first "add" is the segment's (the image's comments come later in the panel).
+    h.query_all_by_label("add").next().unwrap().click();
+    h.step();
+    h.step();
+    assert_eq!(seg(&h).comments.len(), 1);
+    assert_eq!(seg(&h).comments[0].text, "edge too loose");
+    h.get_by_label("needs fix").click();
+    h.step();
+    h.step();
+    assert_eq!(
+        seg(&h).review,
+        limner::core::document::ReviewState::NeedsFix
+    );
+    h.key_press_modifiers(Modifiers::COMMAND, egui::Key::Z);
+    h.step();
+    assert_eq!(seg(&h).z, 0, "z up was one undo step");
+}

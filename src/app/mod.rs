@@ -12,6 +12,7 @@
 //! | [`tiles`] | textures cut into tiles for images beyond the GPU texture limit |
 //! | [`lock`] | one instance per project |
 //! | [`recent`] | recently opened projects |
+//! | [`segment_panel`] | the selected segment's class, flags, z, comments, review state |
 //! | [`review`] | user name, slice tags, review queue, pinned comments, disagreement view |
 //! | [`demo`] | the embedded demo project |
 
@@ -24,6 +25,7 @@ pub mod jobs;
 pub mod loader;
 pub mod recent;
 pub mod review;
+pub mod segment_panel;
 pub mod tiles;
 pub mod view;
 
@@ -125,7 +127,8 @@ pub struct LimnerApp {
     show_help: bool,
     /// Decoded pixels of the image on screen (shared with the model worker).
     current_rgb: Option<std::sync::Arc<image::RgbImage>>,
-    comment_draft: String,
+    /// The selected segment's panel.
+    segment_panel: segment_panel::SegmentPanel,
     /// Clean-up applied to the model's masks.
     pub postprocess: crate::model::postprocess::PostProcess,
     pub assist: AssistWorker,
@@ -295,7 +298,7 @@ impl LimnerApp {
             toasts: Vec::new(),
             show_help: false,
             current_rgb: None,
-            comment_draft: String::new(),
+            segment_panel: Default::default(),
             postprocess: Default::default(),
             models: model
                 .as_deref()
@@ -725,104 +728,39 @@ impl LimnerApp {
     /// Class, iscrowd, z-order and comments of the selected segment; each change is one
     /// undo step.
     fn segment_properties_ui(&mut self, ui: &mut egui::Ui) {
-        ui.heading("Selected segment");
-        let Some(seg) = self
+        let selected = self
             .canvas
             .selected
-            .and_then(|id| self.session.as_ref()?.doc.segment(id).cloned())
-        else {
-            ui.label("none (Select tool, then click a segment)");
+            .and_then(|id| self.session.as_ref()?.doc.segment(id).cloned());
+        let actions = self
+            .segment_panel
+            .ui(ui, selected.as_ref(), &self.project.ontology);
+        let Some(id) = selected.map(|s| s.id) else {
             return;
         };
-        let mut after = seg.clone();
-        let mut add_comment = None;
-        let mut set_review = None;
-        let cats: Vec<_> = self.project.ontology.active_categories().cloned().collect();
-        let current = self
-            .project
-            .ontology
-            .get(seg.category_id)
-            .map(|c| c.name.clone())
-            .unwrap_or_default();
-        egui::ComboBox::from_label("class")
-            .selected_text(current)
-            .show_ui(ui, |ui| {
-                for c in &cats {
-                    ui.selectable_value(&mut after.category_id, c.id, &c.name);
+        for a in actions {
+            match a {
+                segment_panel::SegmentAction::Change(after) => {
+                    if let Some(e) = self
+                        .session
+                        .as_ref()
+                        .and_then(|s| Edit::replace(&s.doc, after))
+                    {
+                        self.apply_edit(e);
+                    }
                 }
-            });
-        ui.checkbox(&mut after.iscrowd, "iscrowd")
-            .on_hover_text("A crowd region: many instances labeled as one");
-        ui.horizontal(|ui| {
-            ui.label(format!("z {}", after.z));
-            if ui
-                .button("up")
-                .on_hover_text("Raise: wins overlaps")
-                .clicked()
-            {
-                after.z += 1;
+                segment_panel::SegmentAction::Comment(text) => {
+                    let user = self.review.user.clone();
+                    if let Some(s) = self.session.as_mut()
+                        && s.doc.add_comment(&user, Some(id), &text, None)
+                    {
+                        s.touch_metadata();
+                    }
+                }
+                segment_panel::SegmentAction::SetReview(state) => {
+                    self.set_segment_review(id, state)
+                }
             }
-            if ui
-                .button("down")
-                .on_hover_text("Lower: loses overlaps")
-                .clicked()
-            {
-                after.z -= 1;
-            }
-        });
-        ui.horizontal(|ui| {
-            let label = ui.label("Comment:");
-            ui.add(egui::TextEdit::singleline(&mut self.comment_draft).desired_width(150.0))
-                .labelled_by(label.id);
-            if ui.button("add").clicked() && !self.comment_draft.trim().is_empty() {
-                add_comment = Some(self.comment_draft.trim().to_string());
-                self.comment_draft.clear();
-            }
-        });
-        ui.horizontal(|ui| {
-            ui.label(format!("review: {}", review_label(seg.review)));
-            if ui
-                .small_button("accept")
-                .on_hover_text("Mark this segment accepted")
-                .clicked()
-            {
-                set_review = Some(crate::core::document::ReviewState::Accepted);
-            }
-            if ui
-                .small_button("needs fix")
-                .on_hover_text("Mark this segment as needing a fix (add a comment why)")
-                .clicked()
-            {
-                set_review = Some(crate::core::document::ReviewState::NeedsFix);
-            }
-        });
-        for c in &seg.comments {
-            ui.label(format!(
-                "• {}{}",
-                c.text,
-                c.author
-                    .as_ref()
-                    .map(|a| format!(" ({a})"))
-                    .unwrap_or_default()
-            ));
-        }
-        if let Some(e) = self
-            .session
-            .as_ref()
-            .and_then(|s| Edit::replace(&s.doc, after))
-        {
-            self.apply_edit(e);
-        }
-        if let Some(text) = add_comment {
-            let user = self.review.user.clone();
-            if let Some(s) = self.session.as_mut()
-                && s.doc.add_comment(&user, Some(seg.id), &text, None)
-            {
-                s.touch_metadata();
-            }
-        }
-        if let Some(state) = set_review {
-            self.set_segment_review(seg.id, state);
         }
     }
 
@@ -1244,15 +1182,6 @@ const ALL_STATUSES: [ImageStatus; 5] = [
     ImageStatus::Reviewed,
     ImageStatus::Rejected,
 ];
-
-fn review_label(s: crate::core::document::ReviewState) -> &'static str {
-    use crate::core::document::ReviewState;
-    match s {
-        ReviewState::Unreviewed => "unreviewed",
-        ReviewState::Accepted => "accepted",
-        ReviewState::NeedsFix => "needs fix",
-    }
-}
 
 fn status_label(s: ImageStatus) -> &'static str {
     match s {
