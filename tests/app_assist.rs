@@ -26,6 +26,8 @@ struct GatedPredictor {
     release: Receiver<()>,
     /// Predictions that ran only after a release (not after a time-out).
     released: Arc<AtomicUsize>,
+    /// Predictions started (the worker took the request).
+    started: Arc<AtomicUsize>,
 }
 
 impl MaskPredictor for GatedPredictor {
@@ -38,6 +40,7 @@ impl MaskPredictor for GatedPredictor {
         image: &image::RgbImage,
         prompts: &Prompts,
     ) -> Result<Prediction, ModelError> {
+        self.started.fetch_add(1, Ordering::SeqCst);
         // A UI thread that waited for inference would starve the test of frames until
         // this times out; then `released` stays behind and the test fails.
         if self.release.recv_timeout(Duration::from_secs(10)).is_ok() {
@@ -60,7 +63,16 @@ impl MaskPredictor for GatedPredictor {
     }
 }
 
-fn harness(dir: &std::path::Path) -> (Harness<'static, LimnerApp>, Sender<()>, Arc<AtomicUsize>) {
+/// The app with the gated predictor: the release sender, and the released and started
+/// prediction counts.
+type Gated = (
+    Harness<'static, LimnerApp>,
+    Sender<()>,
+    Arc<AtomicUsize>,
+    Arc<AtomicUsize>,
+);
+
+fn harness(dir: &std::path::Path) -> Gated {
     image::RgbImage::from_fn(200, 100, |x, _| image::Rgb([(x % 256) as u8, 80, 120]))
         .save(dir.join("img.png"))
         .unwrap();
@@ -70,11 +82,14 @@ fn harness(dir: &std::path::Path) -> (Harness<'static, LimnerApp>, Sender<()>, A
     let (tx, rx) = channel();
     let released = Arc::new(AtomicUsize::new(0));
     let r2 = released.clone();
+    let started = Arc::new(AtomicUsize::new(0));
+    let s2 = started.clone();
     let mut app = LimnerApp::new(p, None);
     app.assist = AssistWorker::start_with(Box::new(move || {
         Ok(Box::new(GatedPredictor {
             release: rx,
             released: r2,
+            started: s2,
         }) as Box<dyn MaskPredictor>)
     }));
     app.canvas.tool = Tool::Click;
@@ -91,7 +106,7 @@ fn harness(dir: &std::path::Path) -> (Harness<'static, LimnerApp>, Sender<()>, A
         h.step();
     }
     h.step();
-    (h, tx, released)
+    (h, tx, released, started)
 }
 
 fn click_image(h: &mut Harness<'_, LimnerApp>, x: f32, y: f32) {
@@ -121,10 +136,21 @@ fn wait_for_preview(h: &mut Harness<'_, LimnerApp>) {
 #[test]
 fn frames_run_while_inference_is_pending_and_the_latest_prompt_wins() {
     let dir = tempfile::tempdir().unwrap();
-    let (mut h, release, released) = harness(dir.path());
+    let (mut h, release, released, started) = harness(dir.path());
     click_image(&mut h, 40.5, 50.5);
     // The predictor is blocked: the UI keeps drawing frames, and takes another click.
-    for _ in 0..10 {
+    // (Frames until the worker has taken the first request: on a loaded machine it may
+    // not have yet, and would then take both requests at once, newest only.)
+    let start = Instant::now();
+    for frame in 0.. {
+        if frame >= 10 && started.load(Ordering::SeqCst) == 1 {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "no prediction started"
+        );
+        std::thread::sleep(Duration::from_millis(1));
         h.step();
     }
     assert!(h.state().assist.is_busy(), "inference is pending");
@@ -153,7 +179,7 @@ fn frames_run_while_inference_is_pending_and_the_latest_prompt_wins() {
 #[test]
 fn enter_accepts_the_mask_as_an_exact_polygon() {
     let dir = tempfile::tempdir().unwrap();
-    let (mut h, release, _) = harness(dir.path());
+    let (mut h, release, _, _) = harness(dir.path());
     h.state_mut().accept_as_polygon = true;
     h.state_mut().polygon_tolerance = 0.0;
     release.send(()).unwrap();

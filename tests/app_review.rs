@@ -234,7 +234,7 @@ fn disagreement_view_ranks_the_shifted_segment_and_j_zooms_to_it() {
     let fixed = rect(1, 10.0, 10.0, 60.0, 50.0);
     let edit = {
         let s = h.state().session.as_ref().unwrap();
-        limner::app::history::Edit::replace(&s.doc, fixed).unwrap()
+        limner::core::edit::history::Edit::replace(&s.doc, fixed).unwrap()
     };
     h.state_mut().apply_edit(edit);
     let start = Instant::now();

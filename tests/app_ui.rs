@@ -188,10 +188,8 @@ fn d_and_a_switch_images_and_keep_work() {
         .with_size(egui::vec2(1100.0, 700.0))
         .build_eframe(|_| app);
     wait_for_image(&mut h);
-    assert_eq!(
-        h.state().images,
-        vec!["img.png".to_string(), "second.png".to_string()]
-    );
+    let names: Vec<&str> = h.state().images.iter().map(|e| e.name.as_str()).collect();
+    assert_eq!(names, ["img.png", "second.png"]);
     for (x, y) in [(10.0, 10.0), (40.0, 10.0), (40.0, 40.0)] {
         let pos = h.state().canvas.view.screen_from_image(Pos2::new(x, y));
         click(&mut h, pos);
@@ -295,4 +293,137 @@ fn export_menu_writes_every_format_and_it_reads_back() {
             f.name()
         );
     }
+}
+
+/// Tool keys work while the image is still decoding (here: never, the file is cut
+/// short after its header), so a tool picked early is waiting when the image shows.
+#[test]
+fn tool_keys_work_before_the_image_decodes() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = project(dir.path());
+    let path = dir.path().join("img.png");
+    let bytes = std::fs::read(&path).unwrap();
+    std::fs::write(&path, &bytes[..bytes.len() / 2]).unwrap();
+    let app = LimnerApp::new(p, None);
+    let mut h = Harness::builder()
+        .with_size(egui::vec2(1100.0, 700.0))
+        .build_eframe(|_| app);
+    h.step();
+    for (key, tool) in [
+        (egui::Key::B, limner::app::canvas::Tool::Brush),
+        (egui::Key::W, limner::app::canvas::Tool::Wand),
+        (egui::Key::V, limner::app::canvas::Tool::Select),
+    ] {
+        h.key_press(key);
+        h.step();
+        assert!(!h.state().canvas.has_image());
+        assert_eq!(h.state().canvas.tool, tool);
+    }
+}
+
+/// The help overlay (?) lists every command with its shortcuts.
+#[test]
+fn help_overlay_lists_every_command() {
+    use limner::app::command::Command;
+    let dir = tempfile::tempdir().unwrap();
+    let app = LimnerApp::new(project(dir.path()), None);
+    let mut h = Harness::builder()
+        .with_size(egui::vec2(1100.0, 2400.0))
+        .build_eframe(|_| app);
+    wait_for_image(&mut h);
+    h.key_press(egui::Key::Questionmark);
+    h.step();
+    h.step();
+    for &c in Command::ALL {
+        for text in [c.help().to_string(), c.shortcut_text()] {
+            assert!(
+                h.query_all_by_label(&text).next().is_some(),
+                "the help overlay does not show {c:?}: {text}"
+            );
+        }
+    }
+}
+
+/// The class panel adds a class (it becomes the active one, the name field clears) and a
+/// click on a class row picks it.
+#[test]
+fn class_panel_adds_and_picks_classes() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = project(dir.path());
+    let first = p.ontology.active_categories().next().unwrap().id;
+    let app = LimnerApp::new(p, None);
+    let mut h = Harness::builder()
+        .with_size(egui::vec2(1100.0, 900.0))
+        .build_eframe(|_| app);
+    wait_for_image(&mut h);
+    h.get_by_label("New:").focus();
+    h.step();
+    h.get_by_label("New:").type_text("gadget");
+    h.step();
+    h.get_by_label("Add class").click();
+    h.step();
+    h.step();
+    let added = h
+        .state()
+        .project
+        .ontology
+        .active_categories()
+        .find(|c| c.name == "gadget")
+        .map(|c| c.id)
+        .expect("added");
+    assert_eq!(h.state().active_class, Some(added));
+    assert_eq!(
+        h.get_by_label("New:").value().as_deref(),
+        Some(""),
+        "the field cleared"
+    );
+    h.get_by_label_contains("thing (thing, 0)").click();
+    h.step();
+    assert_eq!(h.state().active_class, Some(first));
+}
+
+/// The selected segment's panel: z up is one undo step, a comment and a review state are
+/// recorded on the segment.
+#[test]
+fn segment_panel_raises_comments_and_reviews_the_selected_segment() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = LimnerApp::new(project(dir.path()), None);
+    let mut h = Harness::builder()
+        .with_size(egui::vec2(1100.0, 1400.0))
+        .build_eframe(|_| app);
+    wait_for_image(&mut h);
+    for (x, y) in [(20.0, 20.0), (80.0, 20.0), (80.0, 60.0)] {
+        let pos = h.state().canvas.view.screen_from_image(Pos2::new(x, y));
+        click(&mut h, pos);
+    }
+    h.key_press(egui::Key::Enter);
+    h.step();
+    h.step();
+    let seg =
+        |h: &Harness<'_, LimnerApp>| h.state().session.as_ref().unwrap().doc.segments[0].clone();
+    assert_eq!(h.state().canvas.selected, Some(seg(&h).id));
+    h.get_by_label("up").click();
+    h.step();
+    h.step();
+    assert_eq!(seg(&h).z, 1);
+    h.get_by_label("Comment:").focus();
+    h.step();
+    h.get_by_label("Comment:").type_text("edge too loose");
+    h.step();
+    // The first "add" is the segment's (the image's comments come later in the panel).
+    h.query_all_by_label("add").next().unwrap().click();
+    h.step();
+    h.step();
+    assert_eq!(seg(&h).comments.len(), 1);
+    assert_eq!(seg(&h).comments[0].text, "edge too loose");
+    h.get_by_label("needs fix").click();
+    h.step();
+    h.step();
+    assert_eq!(
+        seg(&h).review,
+        limner::core::document::ReviewState::NeedsFix
+    );
+    h.key_press_modifiers(Modifiers::COMMAND, egui::Key::Z);
+    h.step();
+    assert_eq!(seg(&h).z, 0, "z up was one undo step");
 }

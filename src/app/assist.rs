@@ -64,6 +64,8 @@ pub struct AssistWorker {
     pub last_ms: Option<f64>,
     /// The worker thread (None for a worker without a model).
     thread: Option<std::thread::JoinHandle<()>>,
+    /// The worker wakes the UI with it when it replies, so the UI need not poll.
+    pub waker: super::jobs::Waker,
 }
 
 impl AssistWorker {
@@ -91,14 +93,18 @@ impl AssistWorker {
     pub fn start_with(load: PredictorLoader) -> Self {
         let (tx, req_rx) = channel::<Request>();
         let (reply_tx, rx) = channel::<Reply>();
+        let waker = super::jobs::Waker::default();
+        let wake = waker.clone();
         let thread = std::thread::spawn(move || {
             let mut predictor = match load() {
                 Ok(p) => {
                     let _ = reply_tx.send(Reply::Ready);
+                    wake.wake();
                     p
                 }
                 Err(e) => {
                     let _ = reply_tx.send(Reply::Unavailable(e));
+                    wake.wake();
                     return;
                 }
             };
@@ -135,6 +141,7 @@ impl AssistWorker {
                     {
                         return;
                     }
+                    wake.wake();
                 }
                 // Decoding the next image costs time; only models that use it get it.
                 let prepare = if predictor.has_per_image_work() {
@@ -164,6 +171,7 @@ impl AssistWorker {
         });
         let mut w = Self::with_channels(tx, rx, None);
         w.thread = Some(thread);
+        w.waker = waker;
         w
     }
 
@@ -211,6 +219,7 @@ impl AssistWorker {
             pending: None,
             last_ms: None,
             thread: None,
+            waker: Default::default(),
         }
     }
 

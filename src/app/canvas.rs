@@ -4,13 +4,14 @@
 use egui::{Color32, Pos2, Sense, Stroke, Vec2};
 
 use super::assist::PromptDraft;
-use super::history::Edit;
-use super::paint::{BrushMode, BrushTarget, brush_edit, erase_edit, stamp_line};
-use super::polygon_edit::{self, SnapIndex, VertexRef};
-use super::session::ImageSession;
+use super::command::Command;
 use super::tiles::TiledTexture;
 use super::view::ViewTransform;
 use crate::core::document::{Geometry, Segment, Source};
+use crate::core::edit::history::Edit;
+use crate::core::edit::paint::{BrushMode, BrushTarget, brush_edit, erase_edit, stamp_line};
+use crate::core::edit::polygon_edit::{self, SnapIndex, VertexRef};
+use crate::core::edit::session::ImageSession;
 use crate::core::geometry::PolygonWithHoles;
 use crate::core::geometry::{PixelRect, Point};
 use crate::core::labelmap::LabelMap;
@@ -65,19 +66,6 @@ impl Tool {
         }
     }
 
-    pub fn shortcut(self) -> &'static str {
-        match self {
-            Tool::Select => "V",
-            Tool::Polygon => "P",
-            Tool::Click => "C",
-            Tool::Scribble => "S",
-            Tool::Box => "X",
-            Tool::Brush => "B",
-            Tool::Eraser => "E",
-            Tool::Wand => "W",
-        }
-    }
-
     pub fn help(self) -> &'static str {
         match self {
             Tool::Select => "click picks the topmost segment",
@@ -92,19 +80,6 @@ impl Tool {
             Tool::Wand => "click: flood fill by colour tolerance into a new segment",
         }
     }
-
-    fn key(self) -> egui::Key {
-        match self {
-            Tool::Select => egui::Key::V,
-            Tool::Polygon => egui::Key::P,
-            Tool::Click => egui::Key::C,
-            Tool::Scribble => egui::Key::S,
-            Tool::Box => egui::Key::X,
-            Tool::Brush => egui::Key::B,
-            Tool::Eraser => egui::Key::E,
-            Tool::Wand => egui::Key::W,
-        }
-    }
 }
 
 /// What the canvas reads each frame (the store; the canvas never writes it).
@@ -116,6 +91,8 @@ pub struct CanvasContext<'a> {
     pub loading: bool,
     /// Decoded pixels of the image on screen (for the wand).
     pub rgb: Option<&'a image::RgbImage>,
+    /// Commands the user gave this frame (the canvas runs the view and drawing ones).
+    pub commands: &'a [Command],
 }
 
 /// What one frame of the canvas produced.
@@ -130,6 +107,9 @@ pub struct CanvasOutput {
     /// Turn the model's preview into a segment.
     pub accept_prediction: bool,
 }
+
+/// What a tool that makes a segment says when no class is active.
+pub const PICK_A_CLASS_FIRST: &str = "Add or pick a class first (right panel, keys 1-9)";
 
 /// Closing distance to the first vertex, in screen points.
 const CLOSE_DISTANCE: f32 = 8.0;
@@ -321,12 +301,13 @@ impl Canvas {
             active_class,
             loading,
             rgb,
+            commands,
         } = cx;
         let mut out = CanvasOutput::default();
         let (response, painter) = ui.allocate_painter(ui.available_size(), Sense::click_and_drag());
         let viewport = response.rect;
         painter.rect_filled(viewport, 0.0, Color32::from_gray(30));
-        let Some(texture) = self.image.as_ref() else {
+        if self.image.is_none() {
             if loading {
                 egui::Spinner::new().paint_at(
                     ui,
@@ -342,33 +323,93 @@ impl Canvas {
                 );
             }
             return out;
-        };
+        }
+        let panning = self.view_input(ui, &response, commands);
+        if let Some(texture) = &self.image {
+            texture.paint(&painter, &self.view, Color32::WHITE);
+        }
+        if let Some(s) = session {
+            self.refresh_overlay(ui.ctx(), s, ontology);
+            if let Some(ov) = &self.overlay {
+                let a = (self.opacity * 255.0).round() as u8;
+                ov.paint(&painter, &self.view, Color32::from_white_alpha(a));
+            }
+        }
+
+        self.draw_hover_info(&painter, &response, session, ontology);
+        self.draw_selected_outline(&painter, session);
+
+        // The snapping index (every vertex and edge) serves the polygon tool only: build
+        // it when that tool is in use, not after every brush stroke.
+        if let Some(s) = session
+            && self.tool == Tool::Polygon
+            && self.snap_key != Some(s.revision)
+        {
+            self.snap = Some(SnapIndex::build(&s.doc));
+            self.snap_key = Some(s.revision);
+        }
+        if !panning {
+            match self.tool {
+                Tool::Select => {
+                    if let Some(s) = session {
+                        self.select_tool(&response, s, &mut out);
+                    }
+                }
+                Tool::Wand => self.wand_tool(&response, session, rgb, active_class, &mut out),
+                Tool::Polygon => self.polygon_tool(
+                    &response,
+                    commands,
+                    session,
+                    active_class,
+                    &mut out.edits,
+                    &mut out.messages,
+                ),
+                Tool::Click | Tool::Scribble | Tool::Box => {
+                    self.prompt_tool(&response, ui, commands, draft, &mut out)
+                }
+                Tool::Brush | Tool::Eraser => {
+                    self.brush_tool(&response, commands, session, active_class, &mut out)
+                }
+            }
+        }
+        self.draw_prompts(ui.ctx(), &painter, draft);
+        if commands.contains(&Command::DeleteSegment)
+            && let (Some(sel), Some(s)) = (self.selected, session)
+            && let Some(e) = Edit::remove(&s.doc, sel)
+        {
+            out.edits.push(e);
+            self.selected = None;
+        }
+        self.draw_in_progress(&painter, response.hover_pos());
+        self.draw_brush(&painter, response.hover_pos());
+        out
+    }
+
+    /// Fit / 1:1 / zoom commands, wheel and pinch zoom, middle- or space-drag pan.
+    /// Returns true while the pointer pans (or space is held): tools then rest.
+    fn view_input(
+        &mut self,
+        ui: &egui::Ui,
+        response: &egui::Response,
+        commands: &[Command],
+    ) -> bool {
+        let viewport = response.rect;
         if self.needs_fit {
             self.view = ViewTransform::fit(self.image_size, viewport.shrink(8.0));
             self.needs_fit = false;
         }
-        let typing = ui.ctx().text_edit_focused();
-        // Tool shortcuts and view keys.
-        if !typing {
-            ui.input(|i| {
-                for t in Tool::ALL {
-                    if i.key_pressed(t.key()) && i.modifiers.is_none() {
-                        self.tool = t;
-                    }
+        for c in commands {
+            match c {
+                Command::FitImage => {
+                    self.view = ViewTransform::fit(self.image_size, viewport.shrink(8.0))
                 }
-                if i.key_pressed(egui::Key::F) {
-                    self.view = ViewTransform::fit(self.image_size, viewport.shrink(8.0));
+                Command::ActualSize => {
+                    self.view = ViewTransform::actual_size(self.image_size, viewport)
                 }
-                if i.key_pressed(egui::Key::Num0) && i.modifiers.is_none() {
-                    self.view = ViewTransform::actual_size(self.image_size, viewport);
-                }
-                if i.key_pressed(egui::Key::Plus) || i.key_pressed(egui::Key::Equals) {
-                    self.view.zoom_about(viewport.center(), 1.25);
-                }
-                if i.key_pressed(egui::Key::Minus) {
-                    self.view.zoom_about(viewport.center(), 0.8);
-                }
-            });
+                Command::ZoomIn => self.view.zoom_about(viewport.center(), 1.25),
+                Command::ZoomOut => self.view.zoom_about(viewport.center(), 0.8),
+                _ => {}
+            }
         }
         // Zoom about the cursor, pan with middle-drag or space-drag.
         if let Some(hover) = response.hover_pos() {
@@ -387,17 +428,18 @@ impl Canvas {
         if panning {
             self.view.pan(response.drag_delta());
         }
+        panning || space
+    }
 
-        texture.paint(&painter, &self.view, Color32::WHITE);
-        if let Some(s) = session {
-            self.refresh_overlay(ui.ctx(), s, ontology);
-            if let Some(ov) = &self.overlay {
-                let a = (self.opacity * 255.0).round() as u8;
-                ov.paint(&painter, &self.view, Color32::from_white_alpha(a));
-            }
-        }
-
-        // Hover info.
+    /// Class, segment and pixel under the cursor, in the bottom-left corner.
+    fn draw_hover_info(
+        &self,
+        painter: &egui::Painter,
+        response: &egui::Response,
+        session: Option<&ImageSession>,
+        ontology: &Ontology,
+    ) {
+        let viewport = response.rect;
         let hover_in_image = response.hover_pos().map(|p| self.view.image_from_screen(p));
         if let (Some(p), Some(s)) = (hover_in_image, session)
             && let Some(id) = id_at(&s.label_map, p)
@@ -424,8 +466,10 @@ impl Canvas {
                 Color32::WHITE,
             );
         }
+    }
 
-        // Selected segment outline.
+    /// The selected polygon's rings (with vertex handles in the Select tool).
+    fn draw_selected_outline(&self, painter: &egui::Painter, session: Option<&ImageSession>) {
         if let (Some(sel), Some(s)) = (self.selected, session)
             && let Some(seg) = s.doc.segment(sel)
             && let Geometry::Polygons { polygons } = &seg.geometry
@@ -469,83 +513,44 @@ impl Canvas {
                 }
             }
         }
+    }
 
-        // The snapping index (every vertex and edge) serves the polygon tool only: build
-        // it when that tool is in use, not after every brush stroke.
-        if let Some(s) = session
-            && self.tool == Tool::Polygon
-            && self.snap_key != Some(s.revision)
+    /// Click: a flood fill by colour tolerance becomes a new segment of the active class.
+    fn wand_tool(
+        &mut self,
+        response: &egui::Response,
+        session: Option<&ImageSession>,
+        rgb: Option<&image::RgbImage>,
+        active_class: Option<u32>,
+        out: &mut CanvasOutput,
+    ) {
+        if response.clicked()
+            && let (Some(p), Some(s), Some(img)) = (response.interact_pointer_pos(), session, rgb)
         {
-            self.snap = Some(SnapIndex::build(&s.doc));
-            self.snap_key = Some(s.revision);
-        }
-        if !panning && !space {
-            match self.tool {
-                Tool::Select => {
-                    if let Some(s) = session {
-                        self.select_tool(&response, s, &mut out);
+            let q = self.view.image_from_screen(p);
+            match active_class {
+                None => out.messages.push(PICK_A_CLASS_FIRST.into()),
+                Some(_) if q.x < 0.0 || q.y < 0.0 => {}
+                Some(class) => {
+                    let mask = crate::model::region::flood_fill(
+                        img,
+                        q.x as u32,
+                        q.y as u32,
+                        self.wand_tolerance,
+                    );
+                    if mask.area() > 0 {
+                        let seg = Segment::new(
+                            s.doc.next_segment_id(),
+                            class,
+                            Geometry::from_mask(&mask),
+                            Source::Manual,
+                        );
+                        self.selected = Some(seg.id);
+                        out.edits.push(Edit::add(seg));
                     }
-                }
-                Tool::Wand => {
-                    if response.clicked()
-                        && let (Some(p), Some(s), Some(img)) =
-                            (response.interact_pointer_pos(), session, rgb)
-                    {
-                        let q = self.view.image_from_screen(p);
-                        match active_class {
-                            None => out
-                                .messages
-                                .push("Add or pick a class first (right panel, keys 1-9)".into()),
-                            Some(_) if q.x < 0.0 || q.y < 0.0 => {}
-                            Some(class) => {
-                                let mask = crate::model::region::flood_fill(
-                                    img,
-                                    q.x as u32,
-                                    q.y as u32,
-                                    self.wand_tolerance,
-                                );
-                                if mask.area() > 0 {
-                                    let seg = Segment::new(
-                                        s.doc.next_segment_id(),
-                                        class,
-                                        Geometry::from_mask(&mask),
-                                        Source::Manual,
-                                    );
-                                    self.selected = Some(seg.id);
-                                    out.edits.push(Edit::add(seg));
-                                }
-                            }
-                        }
-                    }
-                }
-                Tool::Polygon => self.polygon_tool(
-                    &response,
-                    ui,
-                    session,
-                    active_class,
-                    &mut out.edits,
-                    &mut out.messages,
-                ),
-                Tool::Click | Tool::Scribble | Tool::Box => {
-                    self.prompt_tool(&response, ui, draft, &mut out)
-                }
-                Tool::Brush | Tool::Eraser => {
-                    self.brush_tool(&response, ui, session, active_class, &mut out)
                 }
             }
         }
-        self.draw_prompts(ui.ctx(), &painter, draft);
-        if !typing
-            && ui.input(|i| i.key_pressed(egui::Key::Delete))
-            && let (Some(sel), Some(s)) = (self.selected, session)
-            && let Some(e) = Edit::remove(&s.doc, sel)
-        {
-            out.edits.push(e);
-            self.selected = None;
-        }
-        self.draw_in_progress(&painter, response.hover_pos());
-        self.draw_brush(&painter, response.hover_pos());
-        out
     }
 
     /// Click selects; on the selected polygon, drag a vertex to move it, double-click an
@@ -599,20 +604,19 @@ impl Canvas {
     fn brush_tool(
         &mut self,
         response: &egui::Response,
-        ui: &egui::Ui,
+        commands: &[Command],
         session: Option<&ImageSession>,
         active_class: Option<u32>,
         out: &mut CanvasOutput,
     ) {
         let Some(s) = session else { return };
-        ui.input(|i| {
-            if i.key_pressed(egui::Key::OpenBracket) {
-                self.brush_radius = (self.brush_radius / 1.25).max(0.5);
+        for c in commands {
+            match c {
+                Command::BrushSmaller => self.brush_radius = (self.brush_radius / 1.25).max(0.5),
+                Command::BrushLarger => self.brush_radius = (self.brush_radius * 1.25).min(500.0),
+                _ => {}
             }
-            if i.key_pressed(egui::Key::CloseBracket) {
-                self.brush_radius = (self.brush_radius * 1.25).min(500.0);
-            }
-        });
+        }
         let (w, h) = (s.doc.image.width, s.doc.image.height);
         let pressed = response.dragged_by(egui::PointerButton::Primary) || response.clicked();
         if pressed && let Some(p) = response.interact_pointer_pos() {
@@ -639,8 +643,7 @@ impl Canvas {
                 (Some(id), _) if s.doc.segment(id).is_some() => BrushTarget::Existing(id),
                 (_, Some(c)) => BrushTarget::New { category_id: c },
                 (None, None) => {
-                    out.messages
-                        .push("Add or pick a class first (right panel, keys 1-9)".into());
+                    out.messages.push(PICK_A_CLASS_FIRST.into());
                     return;
                 }
                 (Some(_), None) => return,
@@ -683,6 +686,7 @@ impl Canvas {
         &mut self,
         response: &egui::Response,
         ui: &egui::Ui,
+        commands: &[Command],
         draft: &mut PromptDraft,
         out: &mut CanvasOutput,
     ) {
@@ -758,19 +762,20 @@ impl Canvas {
             }
             Tool::Select | Tool::Polygon | Tool::Brush | Tool::Eraser | Tool::Wand => {}
         }
-        ui.input(|i| {
-            if i.key_pressed(egui::Key::Enter) && draft.preview.is_some() {
-                out.accept_prediction = true;
+        for c in commands {
+            match c {
+                Command::Confirm if draft.preview.is_some() => out.accept_prediction = true,
+                Command::Cancel => {
+                    *draft = PromptDraft::default();
+                    self.preview_key = None;
+                }
+                Command::RemoveLast if !draft.is_empty() => {
+                    draft.undo_last();
+                    out.prompts_changed = true;
+                }
+                _ => {}
             }
-            if i.key_pressed(egui::Key::Escape) {
-                *draft = PromptDraft::default();
-                self.preview_key = None;
-            }
-            if i.key_pressed(egui::Key::Backspace) && !draft.is_empty() {
-                draft.undo_last();
-                out.prompts_changed = true;
-            }
-        });
+        }
     }
 
     fn draw_prompts(&mut self, ctx: &egui::Context, painter: &egui::Painter, draft: &PromptDraft) {
@@ -824,7 +829,7 @@ impl Canvas {
     fn polygon_tool(
         &mut self,
         response: &egui::Response,
-        ui: &egui::Ui,
+        commands: &[Command],
         session: Option<&ImageSession>,
         active_class: Option<u32>,
         edits: &mut Vec<Edit>,
@@ -848,17 +853,16 @@ impl Canvas {
                 self.drawing.push(Pos2::new(q[0] as f32, q[1] as f32));
             }
         }
-        ui.input(|i| {
-            if i.key_pressed(egui::Key::Enter) {
-                close = true;
+        for c in commands {
+            match c {
+                Command::Confirm => close = true,
+                Command::RemoveLast => {
+                    self.drawing.pop();
+                }
+                Command::Cancel => self.drawing.clear(),
+                _ => {}
             }
-            if i.key_pressed(egui::Key::Backspace) {
-                self.drawing.pop();
-            }
-            if i.key_pressed(egui::Key::Escape) {
-                self.drawing.clear();
-            }
-        });
+        }
         if !close || self.drawing.len() < 3 {
             return;
         }
@@ -884,7 +888,7 @@ impl Canvas {
             return;
         }
         let Some(class) = active_class else {
-            messages.push("Add or pick a class first (right panel, keys 1-9)".into());
+            messages.push(PICK_A_CLASS_FIRST.into());
             return;
         };
         self.drawing.clear();

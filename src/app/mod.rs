@@ -3,29 +3,29 @@
 //! | module | what lives there |
 //! |---|---|
 //! | [`view`] | the `screen_from_image` transform every tool uses |
-//! | [`history`] | edits as invertible commands; undo / redo stacks |
-//! | [`session`] | the open image: document, history, resolved map, autosave |
-//! | [`loader`] | image decoding on worker threads |
+//! | [`jobs`] | the one job queue: background work whose result comes back to the app |
+//! | [`loader`] | image decoding (a job) |
+//! | [`command`] | every command: label, help, shortcuts; read by keys, menus, tooltips, help |
 //! | [`canvas`] | drawing the image + overlay, tool input |
+//! | [`classes`] | the class panel: its drafts in, what the user did out |
 //! | [`assist`] | model prompts and the predictor worker thread |
-//! | [`paint`] | brush and eraser strokes as edits |
-//! | [`polygon_edit`] | vertex edits, holes, snapping index (rstar) |
 //! | [`tiles`] | textures cut into tiles for images beyond the GPU texture limit |
 //! | [`lock`] | one instance per project |
 //! | [`recent`] | recently opened projects |
+//! | [`segment_panel`] | the selected segment's class, flags, z, comments, review state |
 //! | [`review`] | user name, slice tags, review queue, pinned comments, disagreement view |
 //! | [`demo`] | the embedded demo project |
 
 pub mod assist;
 pub mod canvas;
+pub mod classes;
+pub mod command;
 pub mod demo;
-pub mod history;
+pub mod jobs;
 pub mod loader;
-pub mod paint;
-pub mod polygon_edit;
 pub mod recent;
 pub mod review;
-pub mod session;
+pub mod segment_panel;
 pub mod tiles;
 pub mod view;
 
@@ -38,11 +38,12 @@ use crate::core::lock::{ProjectLock, Writer};
 use crate::core::ontology::palette_color;
 use crate::core::project::Project;
 
+use crate::core::edit::history::Edit;
+use crate::core::edit::session::ImageSession;
 use assist::{AssistWorker, ModelState, PromptDraft};
 use canvas::{Canvas, Tool};
-use history::Edit;
-use loader::{DecodedImage, Loader};
-use session::ImageSession;
+use command::Command;
+use jobs::{AtExit, Jobs};
 
 /// Starts the app on `dir`, or on the embedded demo project; `gold` (a project or a
 /// COCO panoptic file) opens the disagreement view against those labels.
@@ -89,17 +90,25 @@ struct Toast {
     until: Instant,
 }
 
+/// One image of the project as the image list shows and filters it.
+#[derive(Debug, Clone)]
+pub struct ImageEntry {
+    /// File name, relative to the images folder.
+    pub name: String,
+    /// Work status (from its document when it has one).
+    pub status: ImageStatus,
+    /// Slice tags, for the tag filter.
+    pub tags: std::collections::BTreeMap<String, String>,
+    /// In the gold set.
+    pub gold: bool,
+}
+
 /// The application: the project (store) plus UI state.
 pub struct LimnerApp {
     pub project: Project,
     _lock: Option<ProjectLock>,
-    /// Image file names, sorted.
-    pub images: Vec<String>,
-    /// Status per image (from its document when it has one).
-    statuses: Vec<ImageStatus>,
-    /// Slice tags and gold flag per image (for filtering the list).
-    image_tags: Vec<std::collections::BTreeMap<String, String>>,
-    image_gold: Vec<bool>,
+    /// The project's images, sorted by name.
+    pub images: Vec<ImageEntry>,
     status_filter: Option<ImageStatus>,
     /// Show only gold images.
     gold_filter: bool,
@@ -107,23 +116,21 @@ pub struct LimnerApp {
     pub review: review::Review,
     pub current: usize,
     pub session: Option<ImageSession>,
-    loader: Loader,
+    /// Background work (decodes, dialogs, exports, gold labels, comparisons).
+    pub jobs: Jobs,
     pub canvas: Canvas,
     /// Selected class for new segments.
     pub active_class: Option<u32>,
-    new_class_name: String,
+    /// The class list and the active class's admin.
+    class_panel: classes::ClassPanel,
     toasts: Vec<Toast>,
     show_help: bool,
     /// Decoded pixels of the image on screen (shared with the model worker).
     current_rgb: Option<std::sync::Arc<image::RgbImage>>,
-    comment_draft: String,
-    rename_draft: String,
+    /// The selected segment's panel.
+    segment_panel: segment_panel::SegmentPanel,
     /// Clean-up applied to the model's masks.
     pub postprocess: crate::model::postprocess::PostProcess,
-    /// A native folder dialog running on a worker thread.
-    folder_dialog: Option<std::sync::mpsc::Receiver<Option<PathBuf>>>,
-    /// An export running on a worker thread: its message (Ok) or error.
-    export_job: Option<std::sync::mpsc::Receiver<Result<String, String>>>,
     pub assist: AssistWorker,
     pub draft: PromptDraft,
     /// Model configs found beside the default one, `(name, path)`.
@@ -180,15 +187,20 @@ impl LimnerApp {
 
     /// Asks for a folder in a native dialog on a worker thread (never blocks a frame).
     fn pick_folder(&mut self) {
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let _ = tx.send(
+        self.jobs.spawn(
+            jobs::FOLDER_DIALOG,
+            AtExit::Abandon,
+            || {
                 rfd::FileDialog::new()
                     .set_title("Open a project or a folder of images")
-                    .pick_folder(),
-            );
-        });
-        self.folder_dialog = Some(rx);
+                    .pick_folder()
+            },
+            |app, _, dir| {
+                if let Some(dir) = dir {
+                    app.switch_project(&dir);
+                }
+            },
+        );
     }
 
     /// Exports the project as `format` into a folder the user picks; the dialog, reading
@@ -197,16 +209,13 @@ impl LimnerApp {
         use crate::core::formats;
         self.flush();
         let root = self.project.root.clone();
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
+        let work = move || {
             let folder = folder.or_else(|| {
                 rfd::FileDialog::new()
                     .set_title(format!("Export as {}: pick an empty folder", format.name()))
                     .pick_folder()
             });
-            let Some(folder) = folder else {
-                return;
-            };
+            let folder = folder?;
             let out = format.output_in(&folder);
             let opts = formats::export::ExportOptions {
                 overwrite: false,
@@ -228,14 +237,23 @@ impl LimnerApp {
                     m
                 })
                 .map_err(|e| format!("Export failed: {e}"));
-            let _ = tx.send(result);
-        });
-        self.export_job = Some(rx);
+            Some(result)
+        };
+        self.jobs.spawn(
+            jobs::EXPORT,
+            AtExit::Finish,
+            work,
+            |app, _, result| match result {
+                Some(Ok(m)) => app.toast(m),
+                Some(Err(e)) => app.toast_error(e),
+                None => {}
+            },
+        );
     }
 
     /// True while an export runs.
     pub fn is_exporting(&self) -> bool {
-        self.export_job.is_some()
+        self.jobs.is_running(jobs::EXPORT)
     }
 
     /// Builds the app state for an open project with the default model (no lock).
@@ -247,43 +265,40 @@ impl LimnerApp {
     /// prompt tools (`None`: prompt tools disabled). No lock is taken (tests use this).
     pub fn new(project: Project, model: Option<PathBuf>) -> Self {
         let (images, warnings) = project.list_images().unwrap_or_default();
-        let mut statuses = Vec::with_capacity(images.len());
-        let mut image_tags = Vec::with_capacity(images.len());
-        let mut image_gold = Vec::with_capacity(images.len());
-        for n in &images {
-            let p = project.annotation_path(n);
-            let doc = p
-                .exists()
-                .then(|| project.read_document_file(&p).ok())
-                .flatten();
-            statuses.push(doc.as_ref().map(|d| d.status).unwrap_or_default());
-            image_gold.push(doc.as_ref().is_some_and(|d| d.gold));
-            image_tags.push(doc.map(|d| d.tags).unwrap_or_default());
-        }
+        let images = images
+            .into_iter()
+            .map(|name| {
+                let p = project.annotation_path(&name);
+                let doc = p
+                    .exists()
+                    .then(|| project.read_document_file(&p).ok())
+                    .flatten();
+                ImageEntry {
+                    status: doc.as_ref().map(|d| d.status).unwrap_or_default(),
+                    gold: doc.as_ref().is_some_and(|d| d.gold),
+                    tags: doc.map(|d| d.tags).unwrap_or_default(),
+                    name,
+                }
+            })
+            .collect();
         let active_class = project.ontology.active_categories().next().map(|c| c.id);
         let mut app = LimnerApp {
             project,
             _lock: None,
             images,
-            statuses,
-            image_tags,
-            image_gold,
             status_filter: None,
             gold_filter: false,
             review: review::Review::default(),
             current: 0,
             session: None,
-            loader: Loader::default(),
+            jobs: Jobs::default(),
             canvas: Canvas::default(),
             active_class,
-            new_class_name: String::new(),
+            class_panel: Default::default(),
             toasts: Vec::new(),
             show_help: false,
             current_rgb: None,
-            comment_draft: String::new(),
-            rename_draft: String::new(),
-            folder_dialog: None,
-            export_job: None,
+            segment_panel: Default::default(),
             postprocess: Default::default(),
             models: model
                 .as_deref()
@@ -328,7 +343,7 @@ impl LimnerApp {
         self.flush();
         let index = index.min(self.images.len() - 1);
         self.current = index;
-        let name = self.images[index].clone();
+        let name = self.images[index].name.clone();
         match self.project.load_document(&name) {
             Ok(doc) => self.session = Some(ImageSession::new(doc)),
             Err(e) => {
@@ -339,7 +354,45 @@ impl LimnerApp {
         self.canvas.reset_for_new_image();
         self.draft = PromptDraft::default();
         self.current_rgb = None;
-        self.loader.request(self.project.image_path(&name));
+        let path = self.project.image_path(&name);
+        let to_decode = path.clone();
+        self.jobs.spawn(
+            jobs::DECODE,
+            AtExit::Abandon,
+            move || loader::decode(&to_decode),
+            move |app, ctx, image| app.show_decoded(ctx, &path, image),
+        );
+    }
+
+    /// Puts a decoded image on the canvas if it is still the one open.
+    fn show_decoded(
+        &mut self,
+        ctx: &egui::Context,
+        path: &std::path::Path,
+        image: Result<loader::LoadedImage, String>,
+    ) {
+        match image {
+            Ok(img)
+                if self
+                    .images
+                    .get(self.current)
+                    .map(|e| self.project.image_path(&e.name))
+                    .as_deref()
+                    == Some(path) =>
+            {
+                self.canvas.set_image(ctx, img.size, img.tiles);
+                // Models with per-image work (SAM's encoder) start on this image now
+                // and on the next one in the list afterwards.
+                self.assist.prepare(img.rgb.clone());
+                if let Some(next) = self.images.get(self.current + 1) {
+                    self.assist
+                        .prepare_file(self.project.image_path(&next.name));
+                }
+                self.current_rgb = Some(img.rgb);
+            }
+            Ok(_) => {}
+            Err(e) => self.toast_error(e),
+        }
     }
 
     /// Writes pending edits now.
@@ -354,16 +407,17 @@ impl LimnerApp {
     }
 
     fn visible_indices(&self) -> Vec<usize> {
+        let status = if self.review.mode {
+            Some(ImageStatus::Done)
+        } else {
+            self.status_filter
+        };
         (0..self.images.len())
             .filter(|&i| {
-                let status = if self.review.mode {
-                    Some(ImageStatus::Done)
-                } else {
-                    self.status_filter
-                };
-                status.is_none_or(|f| self.statuses[i] == f)
-                    && (!self.gold_filter || self.image_gold[i])
-                    && review::tags_match(&self.image_tags[i], &self.review.tag_filter)
+                let e = &self.images[i];
+                status.is_none_or(|f| e.status == f)
+                    && (!self.gold_filter || e.gold)
+                    && review::tags_match(&e.tags, &self.review.tag_filter)
             })
             .collect()
     }
@@ -448,7 +502,7 @@ impl LimnerApp {
         };
         let Some(class) = self.active_class else {
             self.draft.preview = Some(mask);
-            self.toast("Add or pick a class first (right panel, keys 1-9)");
+            self.toast(canvas::PICK_A_CLASS_FIRST);
             return;
         };
         if self.session.is_none() {
@@ -459,108 +513,86 @@ impl LimnerApp {
             self.draft = PromptDraft::default();
             return;
         }
-        use crate::core::document::{Geometry, Segment, Source};
-        let geometry = if self.accept_as_polygon {
-            use crate::core::vectorize::{Vectorize, vectorize};
-            let mode = if self.polygon_tolerance > 0.0 {
-                Vectorize::Simplified {
-                    tolerance: self.polygon_tolerance,
-                }
-            } else {
-                Vectorize::Exact
-            };
-            let v = vectorize(&mask, mode);
-            if v.iou < 0.98 {
-                self.toast(format!(
-                    "Polygon simplification kept IoU {:.3} with the mask; lower the tolerance for a closer fit",
-                    v.iou
-                ));
-            }
-            Geometry::Polygons {
-                polygons: v.polygons,
+        use crate::core::edit::accept::{MaskShape, accept_mask};
+        let shape = if self.accept_as_polygon {
+            MaskShape::Polygons {
+                tolerance: self.polygon_tolerance,
             }
         } else {
-            Geometry::from_mask(&mask)
+            MaskShape::Bitmap
         };
         let Some(s) = self.session.as_ref() else {
             return;
         };
-        let edit = match self.draft.refining.and_then(|id| s.doc.segment(id)) {
-            // Refine: the selected segment takes the new mask (same id, class, flags).
-            Some(old) => {
-                let mut after = old.clone();
-                after.geometry = geometry;
-                after.source = Source::Model;
-                Edit::replace(&s.doc, after)
+        let accepted = accept_mask(&s.doc, &mask, class, self.draft.refining, shape);
+        if let Some(a) = accepted {
+            if let Some(iou) = a.polygon_iou.filter(|&iou| iou < 0.98) {
+                self.toast(format!(
+                    "Polygon simplification kept IoU {iou:.3} with the mask; lower the tolerance for a closer fit"
+                ));
             }
-            None => {
-                let seg = Segment::new(s.doc.next_segment_id(), class, geometry, Source::Model);
+            if a.is_new {
                 // Not selected: the next click starts a new object rather than refining this one.
                 self.canvas.selected = None;
-                Some(Edit::add(seg))
             }
-        };
-        if let Some(e) = edit {
-            self.apply_edit(e);
+            self.apply_edit(a.edit);
         }
         self.draft = PromptDraft::default();
     }
 
-    fn handle_shortcuts(&mut self, ctx: &egui::Context) {
+    /// The commands whose shortcuts were pressed this frame; none while a text field
+    /// or a review prompt has the keyboard.
+    fn pressed_commands(&self, ctx: &egui::Context) -> Vec<(Command, usize)> {
         if ctx.text_edit_focused() || self.review_prompt_open() {
+            return Vec::new();
+        }
+        ctx.input(Command::pressed)
+    }
+
+    /// Runs a command of the app; `index` is the shortcut that gave it (the class
+    /// digit). View and drawing commands are the canvas's (see [`Canvas::ui`]).
+    pub fn run_command(&mut self, ctx: &egui::Context, command: Command, index: usize) {
+        if let Some(t) = command.tool() {
+            // Works before the image has decoded: the tool is waiting when it has.
+            self.canvas.tool = t;
             return;
         }
-        self.review_shortcuts(ctx);
-        use egui::{Key, KeyboardShortcut, Modifiers};
-        let undo = KeyboardShortcut::new(Modifiers::COMMAND, Key::Z);
-        let redo = KeyboardShortcut::new(Modifiers::COMMAND | Modifiers::SHIFT, Key::Z);
-        let redo_y = KeyboardShortcut::new(Modifiers::COMMAND, Key::Y);
-        let (do_redo, do_undo) = ctx.input_mut(|i| {
-            let r = i.consume_shortcut(&redo) || i.consume_shortcut(&redo_y);
-            (r, i.consume_shortcut(&undo))
-        });
-        if do_redo {
-            self.redo();
-        }
-        if do_undo {
-            self.undo();
-        }
-        let pressed = |k: Key| ctx.input(|i| i.key_pressed(k) && i.modifiers.is_none());
-        if pressed(Key::D) || pressed(Key::PageDown) {
-            self.step_image(1);
-        }
-        if pressed(Key::A) || pressed(Key::PageUp) {
-            self.step_image(-1);
-        }
-        if pressed(Key::H) {
-            self.canvas.hole_mode = !self.canvas.hole_mode;
-        }
-        if pressed(Key::Questionmark)
-            || ctx.input(|i| i.key_pressed(Key::Slash) && i.modifiers.shift)
-        {
-            self.show_help = !self.show_help;
-        }
-        let classes: Vec<u32> = self
-            .project
-            .ontology
-            .active_categories()
-            .map(|c| c.id)
-            .collect();
-        let digits = [
-            Key::Num1,
-            Key::Num2,
-            Key::Num3,
-            Key::Num4,
-            Key::Num5,
-            Key::Num6,
-            Key::Num7,
-            Key::Num8,
-            Key::Num9,
-        ];
-        for (k, id) in digits.iter().zip(&classes) {
-            if pressed(*k) {
-                self.active_class = Some(*id);
+        match command {
+            Command::NextImage => self.step_image(1),
+            Command::PreviousImage => self.step_image(-1),
+            Command::PickClass => {
+                if let Some(c) = self.project.ontology.active_categories().nth(index) {
+                    self.active_class = Some(c.id);
+                }
             }
+            Command::Undo => self.undo(),
+            Command::Redo => self.redo(),
+            Command::ToggleHoleMode => self.canvas.hole_mode = !self.canvas.hole_mode,
+            Command::ToggleHelp => self.show_help = !self.show_help,
+            Command::ToggleReviewMode
+            | Command::AcceptImage
+            | Command::RejectImage
+            | Command::PinComment
+            | Command::ToggleDisagreement
+            | Command::NextWorstSegment => self.run_review_command(ctx, command),
+            Command::DeleteSegment
+            | Command::ZoomIn
+            | Command::ZoomOut
+            | Command::FitImage
+            | Command::ActualSize
+            | Command::Confirm
+            | Command::RemoveLast
+            | Command::Cancel
+            | Command::BrushSmaller
+            | Command::BrushLarger
+            | Command::SelectTool
+            | Command::PolygonTool
+            | Command::BrushTool
+            | Command::EraserTool
+            | Command::WandTool
+            | Command::ClickTool
+            | Command::ScribbleTool
+            | Command::BoxTool => {}
         }
     }
 
@@ -596,12 +628,9 @@ impl LimnerApp {
         let mut open = None;
         egui::ScrollArea::vertical().show(ui, |ui| {
             for i in self.visible_indices() {
-                let gold = if self.image_gold[i] { " · gold" } else { "" };
-                let label = format!(
-                    "{}  · {}{gold}",
-                    self.images[i],
-                    status_label(self.statuses[i])
-                );
+                let e = &self.images[i];
+                let gold = if e.gold { " · gold" } else { "" };
+                let label = format!("{}  · {}{gold}", e.name, status_label(e.status));
                 if ui.selectable_label(i == self.current, label).clicked() {
                     open = Some(i);
                 }
@@ -613,7 +642,6 @@ impl LimnerApp {
     }
 
     fn side_panel_ui(&mut self, ui: &mut egui::Ui) {
-        ui.heading("Classes");
         let usage = self.session.as_ref().map(|s| {
             let mut u = std::collections::BTreeMap::new();
             for seg in &s.doc.segments {
@@ -621,64 +649,16 @@ impl LimnerApp {
             }
             u
         });
-        let cats: Vec<_> = self.project.ontology.active_categories().cloned().collect();
-        for (i, c) in cats.iter().enumerate() {
-            ui.horizontal(|ui| {
-                let [r, g, b] = c.color.0;
-                let (rect, _) =
-                    ui.allocate_exact_size(egui::vec2(12.0, 12.0), egui::Sense::hover());
-                ui.painter()
-                    .rect_filled(rect, 2.0, egui::Color32::from_rgb(r, g, b));
-                let key = if i < 9 {
-                    format!("{} ", i + 1)
-                } else {
-                    String::new()
-                };
-                let n = usage
-                    .as_ref()
-                    .and_then(|u| u.get(&c.id))
-                    .copied()
-                    .unwrap_or(0);
-                let kind = if c.isthing { "thing" } else { "stuff" };
-                ui.selectable_value(
-                    &mut self.active_class,
-                    Some(c.id),
-                    format!("{key}{} ({kind}, {n})", c.name),
-                )
-                .on_hover_text(format!(
-                    "class id {} — press {} to pick",
-                    c.id,
-                    key.trim()
-                ));
-                let mut shown = !self.canvas.hidden.contains(&c.id);
-                if ui
-                    .checkbox(&mut shown, "show")
-                    .on_hover_text("Show this class in the overlay")
-                    .changed()
-                {
-                    self.canvas.set_hidden(c.id, !shown);
-                }
-            });
+        let actions = self.class_panel.list_ui(
+            ui,
+            &self.project.ontology,
+            self.active_class,
+            &self.canvas.hidden,
+            usage.as_ref(),
+        );
+        for a in actions {
+            self.apply_class_action(a);
         }
-        ui.horizontal(|ui| {
-            let label = ui.label("New:");
-            ui.add(egui::TextEdit::singleline(&mut self.new_class_name).desired_width(140.0))
-                .labelled_by(label.id);
-            if ui.button("Add class").clicked() {
-                let name = self.new_class_name.trim().to_string();
-                let color = palette_color(self.project.ontology.next_id());
-                match self.project.ontology.add(&name, color, true) {
-                    Ok(id) => match self.project.save_ontology() {
-                        Ok(()) => {
-                            self.active_class = Some(id);
-                            self.new_class_name.clear();
-                        }
-                        Err(e) => self.toast_error(e.to_string()),
-                    },
-                    Err(e) => self.toast_error(e),
-                }
-            }
-        });
         ui.separator();
         ui.heading("Segments");
         let Some(s) = self.session.as_ref() else {
@@ -716,7 +696,7 @@ impl LimnerApp {
                         }
                         if ui
                             .small_button("del")
-                            .on_hover_text("Delete segment (Del)")
+                            .on_hover_text(Command::DeleteSegment.tooltip())
                             .clicked()
                         {
                             delete = Some(seg.id);
@@ -737,172 +717,92 @@ impl LimnerApp {
         ui.separator();
         self.review_panel_ui(ui);
         ui.separator();
-        self.class_admin_ui(ui);
+        let actions = self
+            .class_panel
+            .admin_ui(ui, &self.project.ontology, self.active_class);
+        for a in actions {
+            self.apply_class_action(a);
+        }
     }
 
     /// Class, iscrowd, z-order and comments of the selected segment; each change is one
     /// undo step.
     fn segment_properties_ui(&mut self, ui: &mut egui::Ui) {
-        ui.heading("Selected segment");
-        let Some(seg) = self
+        let selected = self
             .canvas
             .selected
-            .and_then(|id| self.session.as_ref()?.doc.segment(id).cloned())
-        else {
-            ui.label("none (Select tool, then click a segment)");
+            .and_then(|id| self.session.as_ref()?.doc.segment(id).cloned());
+        let actions = self
+            .segment_panel
+            .ui(ui, selected.as_ref(), &self.project.ontology);
+        let Some(id) = selected.map(|s| s.id) else {
             return;
         };
-        let mut after = seg.clone();
-        let mut add_comment = None;
-        let mut set_review = None;
-        let cats: Vec<_> = self.project.ontology.active_categories().cloned().collect();
-        let current = self
-            .project
-            .ontology
-            .get(seg.category_id)
-            .map(|c| c.name.clone())
-            .unwrap_or_default();
-        egui::ComboBox::from_label("class")
-            .selected_text(current)
-            .show_ui(ui, |ui| {
-                for c in &cats {
-                    ui.selectable_value(&mut after.category_id, c.id, &c.name);
+        for a in actions {
+            match a {
+                segment_panel::SegmentAction::Change(after) => {
+                    if let Some(e) = self
+                        .session
+                        .as_ref()
+                        .and_then(|s| Edit::replace(&s.doc, after))
+                    {
+                        self.apply_edit(e);
+                    }
                 }
-            });
-        ui.checkbox(&mut after.iscrowd, "iscrowd")
-            .on_hover_text("A crowd region: many instances labeled as one");
-        ui.horizontal(|ui| {
-            ui.label(format!("z {}", after.z));
-            if ui
-                .button("up")
-                .on_hover_text("Raise: wins overlaps")
-                .clicked()
-            {
-                after.z += 1;
+                segment_panel::SegmentAction::Comment(text) => {
+                    let user = self.review.user.clone();
+                    if let Some(s) = self.session.as_mut()
+                        && s.doc.add_comment(&user, Some(id), &text, None)
+                    {
+                        s.touch_metadata();
+                    }
+                }
+                segment_panel::SegmentAction::SetReview(state) => {
+                    self.set_segment_review(id, state)
+                }
             }
-            if ui
-                .button("down")
-                .on_hover_text("Lower: loses overlaps")
-                .clicked()
-            {
-                after.z -= 1;
-            }
-        });
-        ui.horizontal(|ui| {
-            let label = ui.label("Comment:");
-            ui.add(egui::TextEdit::singleline(&mut self.comment_draft).desired_width(150.0))
-                .labelled_by(label.id);
-            if ui.button("add").clicked() && !self.comment_draft.trim().is_empty() {
-                add_comment = Some(self.comment_draft.trim().to_string());
-                self.comment_draft.clear();
-            }
-        });
-        ui.horizontal(|ui| {
-            ui.label(format!("review: {}", review_label(seg.review)));
-            if ui
-                .small_button("accept")
-                .on_hover_text("Mark this segment accepted")
-                .clicked()
-            {
-                set_review = Some(crate::core::document::ReviewState::Accepted);
-            }
-            if ui
-                .small_button("needs fix")
-                .on_hover_text("Mark this segment as needing a fix (add a comment why)")
-                .clicked()
-            {
-                set_review = Some(crate::core::document::ReviewState::NeedsFix);
-            }
-        });
-        for c in &seg.comments {
-            ui.label(format!(
-                "• {}{}",
-                c.text,
-                c.author
-                    .as_ref()
-                    .map(|a| format!(" ({a})"))
-                    .unwrap_or_default()
-            ));
-        }
-        if let Some(e) = self
-            .session
-            .as_ref()
-            .and_then(|s| Edit::replace(&s.doc, after))
-        {
-            self.apply_edit(e);
-        }
-        if let Some(text) = add_comment {
-            let user = self.review.user.clone();
-            if let Some(s) = self.session.as_mut()
-                && s.doc.add_comment(&user, Some(seg.id), &text, None)
-            {
-                s.touch_metadata();
-            }
-        }
-        if let Some(state) = set_review {
-            self.set_segment_review(seg.id, state);
         }
     }
 
-    /// Rename, retire or merge the active class. Retire refuses a class in use; merge
-    /// remaps every segment of the project.
-    fn class_admin_ui(&mut self, ui: &mut egui::Ui) {
-        let Some(active) = self
-            .active_class
-            .and_then(|id| self.project.ontology.active(id).cloned())
-        else {
-            return;
-        };
-        egui::CollapsingHeader::new(format!("Edit class “{}”", active.name)).show(ui, |ui| {
-            ui.horizontal(|ui| {
-                let label = ui.label("Name:");
-                ui.add(egui::TextEdit::singleline(&mut self.rename_draft).desired_width(120.0))
-                    .labelled_by(label.id);
-                if ui.button("rename").clicked() {
-                    let name = self.rename_draft.trim().to_string();
-                    match self.project.ontology.rename(active.id, &name) {
-                        Ok(()) => self.save_ontology_or_toast(),
-                        Err(e) => self.toast_error(e),
-                    }
+    /// Applies what the user did in the class panel. Retire refuses a class in use;
+    /// merge remaps every segment of the project.
+    fn apply_class_action(&mut self, action: classes::ClassAction) {
+        use classes::ClassAction;
+        match action {
+            ClassAction::Pick(id) => self.active_class = Some(id),
+            ClassAction::SetHidden(id, hidden) => self.canvas.set_hidden(id, hidden),
+            ClassAction::Add(name) => {
+                let color = palette_color(self.project.ontology.next_id());
+                match self.project.ontology.add(&name, color, true) {
+                    Ok(id) => match self.project.save_ontology() {
+                        Ok(()) => {
+                            self.active_class = Some(id);
+                            self.class_panel.added();
+                        }
+                        Err(e) => self.toast_error(e.to_string()),
+                    },
+                    Err(e) => self.toast_error(e),
                 }
-            });
-            let mut isthing = active.isthing;
-            if ui
-                .checkbox(&mut isthing, "thing (countable instances)")
-                .changed()
-            {
-                if let Some(c) = self
-                    .project
-                    .ontology
-                    .categories
-                    .iter_mut()
-                    .find(|c| c.id == active.id)
-                {
+            }
+            ClassAction::Rename(id, name) => match self.project.ontology.rename(id, &name) {
+                Ok(()) => self.save_ontology_or_toast(),
+                Err(e) => self.toast_error(e),
+            },
+            ClassAction::SetThing(id, isthing) => {
+                if let Some(c) = self.category_mut(id) {
                     c.isthing = isthing;
                 }
                 self.save_ontology_or_toast();
             }
-            let mut color =
-                egui::Color32::from_rgb(active.color.0[0], active.color.0[1], active.color.0[2]);
-            if ui.color_edit_button_srgba(&mut color).changed() {
-                if let Some(c) = self
-                    .project
-                    .ontology
-                    .categories
-                    .iter_mut()
-                    .find(|c| c.id == active.id)
-                {
-                    c.color = crate::core::ontology::Color([color.r(), color.g(), color.b()]);
+            ClassAction::SetColor(id, color) => {
+                if let Some(c) = self.category_mut(id) {
+                    c.color = color;
                 }
                 self.save_ontology_or_toast();
             }
-            if ui
-                .button("retire")
-                .on_hover_text("Keeps the id as a tombstone; refused while segments use it")
-                .clicked()
-            {
+            ClassAction::Retire(id) => {
                 self.flush();
-                match self.project.retire_category(active.id) {
+                match self.project.retire_category(id) {
                     Ok(()) => {
                         self.active_class = self
                             .project
@@ -914,30 +814,32 @@ impl LimnerApp {
                     Err(e) => self.toast_error(e.to_string()),
                 }
             }
-            let others: Vec<_> = self
-                .project
-                .ontology
-                .active_categories()
-                .filter(|c| c.id != active.id)
-                .cloned()
-                .collect();
-            ui.menu_button("merge into…", |ui| {
-                for o in others {
-                    if ui.button(&o.name).clicked() {
-                        self.flush();
-                        match self.project.merge_category(active.id, o.id) {
-                            Ok(n) => {
-                                self.toast(format!("{n} segment(s) moved to {}", o.name));
-                                self.active_class = Some(o.id);
-                                self.open_image(self.current);
-                            }
-                            Err(e) => self.toast_error(e.to_string()),
-                        }
-                        ui.close();
+            ClassAction::Merge { from, into } => {
+                self.flush();
+                let into_name = self
+                    .project
+                    .ontology
+                    .get(into)
+                    .map(|c| c.name.clone())
+                    .unwrap_or_default();
+                match self.project.merge_category(from, into) {
+                    Ok(n) => {
+                        self.toast(format!("{n} segment(s) moved to {into_name}"));
+                        self.active_class = Some(into);
+                        self.open_image(self.current);
                     }
+                    Err(e) => self.toast_error(e.to_string()),
                 }
-            });
-        });
+            }
+        }
+    }
+
+    fn category_mut(&mut self, id: u32) -> Option<&mut crate::core::ontology::Category> {
+        self.project
+            .ontology
+            .categories
+            .iter_mut()
+            .find(|c| c.id == id)
     }
 
     fn save_ontology_or_toast(&mut self) {
@@ -966,7 +868,10 @@ impl LimnerApp {
                     }
                 }),
         )
-        .on_hover_text("Grey level of the threshold assist (0: Otsu's); the preview follows");
+        .on_hover_text(
+            "Grey level of the threshold assist (0: Otsu's level, on grey or on the main colour axis \
+             when that separates better); the preview follows",
+        );
         if level != self.assist.threshold_level {
             self.assist.set_threshold_level(level);
             if !self.draft.prompts.is_empty() {
@@ -1006,6 +911,8 @@ impl LimnerApp {
             && Some(&p) != current.as_ref()
         {
             self.assist = AssistWorker::start(Some(p));
+            // Now, not next frame: the model may be ready before another frame runs.
+            self.assist.waker.set(ui.ctx());
             self.draft = PromptDraft::default();
             if let Some(rgb) = self.current_rgb.clone() {
                 self.assist.prepare(rgb);
@@ -1016,187 +923,205 @@ impl LimnerApp {
     fn toolbar_ui(&mut self, ui: &mut egui::Ui) {
         ui.horizontal_wrapped(|ui| {
             self.review_menu_ui(ui);
-            ui.menu_button("Project", |ui| {
-                if ui
-                    .button("Open folder…")
-                    .on_hover_text("A Limner project or a plain folder of images")
-                    .clicked()
-                {
-                    self.pick_folder();
-                    ui.close();
-                }
-                ui.separator();
-                ui.menu_button("Export as", |ui| {
-                    use clap::ValueEnum;
-                    for f in crate::core::formats::Format::value_variants() {
-                        if *f == crate::core::formats::Format::Project {
-                            continue;
-                        }
-                        if ui
-                            .add_enabled(!self.is_exporting(), egui::Button::new(f.name()))
-                            .on_hover_text("Writes the whole project in this format (all images saved first)")
-                            .clicked()
-                        {
-                            self.export_as(*f, None);
-                            ui.close();
-                        }
+            self.project_menu_ui(ui);
+            ui.separator();
+            self.tool_buttons_ui(ui);
+            ui.separator();
+            self.tool_options_ui(ui);
+            ui.add(egui::Slider::new(&mut self.canvas.opacity, 0.0..=1.0).text("opacity"));
+            ui.checkbox(&mut self.canvas.outline_only, "outlines");
+            ui.separator();
+            self.image_status_ui(ui);
+        });
+    }
+
+    /// Open a folder, export, recent projects.
+    fn project_menu_ui(&mut self, ui: &mut egui::Ui) {
+        ui.menu_button("Project", |ui| {
+            if ui
+                .button("Open folder…")
+                .on_hover_text("A Limner project or a plain folder of images")
+                .clicked()
+            {
+                self.pick_folder();
+                ui.close();
+            }
+            ui.separator();
+            ui.menu_button("Export as", |ui| {
+                for f in &crate::core::formats::Format::ALL {
+                    if *f == crate::core::formats::Format::Project {
+                        continue;
                     }
-                });
-                ui.separator();
-                ui.label("Recent");
-                for p in recent::load() {
-                    if ui.button(p.display().to_string()).clicked() {
-                        self.switch_project(&p);
+                    if ui
+                        .add_enabled(!self.is_exporting(), egui::Button::new(f.name()))
+                        .on_hover_text(
+                            "Writes the whole project in this format (all images saved first)",
+                        )
+                        .clicked()
+                    {
+                        self.export_as(*f, None);
                         ui.close();
                     }
                 }
             });
             ui.separator();
-            for t in Tool::ALL {
-                let hint = match (&self.assist.state, t.uses_model()) {
-                    (ModelState::Unavailable(m), true) => {
-                        format!("{} ({})\nunavailable: {m}", t.help(), t.shortcut())
-                    }
-                    (ModelState::Loading, true) => {
-                        format!("{} ({})\nmodel loading…", t.help(), t.shortcut())
-                    }
-                    _ => format!("{} ({})", t.help(), t.shortcut()),
-                };
-                ui.selectable_value(&mut self.canvas.tool, t, t.label())
-                    .on_hover_text(hint);
-            }
-            let model_label = match &self.assist.state {
-                ModelState::Loading => "model: loading…".to_string(),
-                ModelState::Ready if self.assist.is_busy() => "model: running…".to_string(),
-                ModelState::Ready => match self.assist.last_ms {
-                    Some(ms) => format!("model: {ms:.0} ms"),
-                    None => "model: ready".to_string(),
-                },
-                ModelState::Unavailable(_) => "model: unavailable".to_string(),
-            };
-            let l = ui.label(model_label);
-            if let ModelState::Unavailable(m) = &self.assist.state {
-                l.on_hover_text(m.clone());
-            }
-            ui.separator();
-            let (can_undo, can_redo) = self
-                .session
-                .as_ref()
-                .map(|s| (s.history.can_undo(), s.history.can_redo()))
-                .unwrap_or_default();
-            if ui
-                .add_enabled(can_undo, egui::Button::new("Undo"))
-                .on_hover_text("Undo (Ctrl+Z)")
-                .clicked()
-            {
-                self.undo();
-            }
-            if ui
-                .add_enabled(can_redo, egui::Button::new("Redo"))
-                .on_hover_text("Redo (Ctrl+Shift+Z or Ctrl+Y)")
-                .clicked()
-            {
-                self.redo();
-            }
-            ui.separator();
-            if self.canvas.tool == Tool::Polygon {
-                ui.checkbox(&mut self.canvas.hole_mode, "hole")
-                    .on_hover_text("Draw the next polygon as a hole in the selected segment (H)");
-                ui.separator();
-            }
-            if self.canvas.tool.uses_model() {
-                self.model_picker_ui(ui);
-                self.threshold_level_ui(ui);
-                ui.checkbox(&mut self.accept_as_polygon, "as polygon").on_hover_text(
-                    "Accepted masks become polygons with holes (editable vertices) instead of bitmaps",
-                );
-                if self.accept_as_polygon {
-                    ui.add(
-                        egui::DragValue::new(&mut self.polygon_tolerance)
-                            .range(0.0..=20.0)
-                            .speed(0.1)
-                            .prefix("tolerance ")
-                            .suffix(" px"),
-                    )
-                    .on_hover_text(
-                        "Douglas–Peucker tolerance; 0 keeps exact pixel-edge polygons",
-                    );
+            ui.label("Recent");
+            for p in recent::load() {
+                if ui.button(p.display().to_string()).clicked() {
+                    self.switch_project(&p);
+                    ui.close();
                 }
-                ui.checkbox(
-                    &mut self.postprocess.keep_touching_positive,
-                    "only clicked parts",
-                )
-                .on_hover_text("Drop mask parts that no positive click or scribble touches");
-                ui.add(
-                    egui::DragValue::new(&mut self.postprocess.fill_holes_below)
-                        .range(0..=100_000)
-                        .prefix("fill holes < ")
-                        .suffix(" px"),
-                )
-                .on_hover_text("Fill holes smaller than this (0: off)");
-                ui.separator();
-            }
-            if self.canvas.tool == Tool::Wand {
-                ui.add(
-                    egui::Slider::new(&mut self.canvas.wand_tolerance, 0.0..=200.0)
-                        .text("tolerance"),
-                )
-                .on_hover_text("Colour distance (RGB) the flood fill accepts");
-                ui.separator();
-            }
-            if matches!(self.canvas.tool, Tool::Brush | Tool::Eraser) {
-                ui.add(
-                    egui::Slider::new(&mut self.canvas.brush_radius, 0.5..=200.0)
-                        .logarithmic(true)
-                        .text("radius"),
-                )
-                .on_hover_text("Brush radius in image pixels ([ and ])");
-                ui.selectable_value(
-                    &mut self.canvas.brush_mode,
-                    paint::BrushMode::Overwrite,
-                    "overwrite",
-                )
-                .on_hover_text("The brush takes pixels from other segments");
-                ui.selectable_value(
-                    &mut self.canvas.brush_mode,
-                    paint::BrushMode::Protect,
-                    "protect",
-                )
-                .on_hover_text("The brush paints only unlabeled pixels");
-                ui.separator();
-            }
-            ui.add(egui::Slider::new(&mut self.canvas.opacity, 0.0..=1.0).text("opacity"));
-            ui.checkbox(&mut self.canvas.outline_only, "outlines");
-            ui.separator();
-            if let Some(current) = self.session.as_ref().map(|s| s.doc.status) {
-                let mut chosen = current;
-                egui::ComboBox::from_label("image")
-                    .selected_text(status_label(current))
-                    .show_ui(ui, |ui| {
-                        for st in ALL_STATUSES {
-                            ui.selectable_value(&mut chosen, st, status_label(st));
-                        }
-                    })
-                    .response
-                    .on_hover_text("Work status of this image; mark it done to send it to review");
-                if chosen != current {
-                    self.set_image_status(chosen);
-                }
-            }
-            if let Some(s) = self.session.as_ref() {
-                let state = if s.save_error.is_some() {
-                    "not saved!"
-                } else if s.is_dirty() {
-                    "saving…"
-                } else {
-                    "saved"
-                };
-                ui.label(state);
-            }
-            if ui.button("?").on_hover_text("Shortcuts (?)").clicked() {
-                self.show_help = !self.show_help;
             }
         });
+    }
+
+    /// The tools, the model's state, undo and redo.
+    fn tool_buttons_ui(&mut self, ui: &mut egui::Ui) {
+        for t in Tool::ALL {
+            let tip = Command::for_tool(t).tooltip();
+            let hint = match (&self.assist.state, t.uses_model()) {
+                (ModelState::Unavailable(m), true) => format!("{tip}\nunavailable: {m}"),
+                (ModelState::Loading, true) => format!("{tip}\nmodel loading…"),
+                _ => tip,
+            };
+            ui.selectable_value(&mut self.canvas.tool, t, t.label())
+                .on_hover_text(hint);
+        }
+        let model_label = match &self.assist.state {
+            ModelState::Loading => "model: loading…".to_string(),
+            ModelState::Ready if self.assist.is_busy() => "model: running…".to_string(),
+            ModelState::Ready => match self.assist.last_ms {
+                Some(ms) => format!("model: {ms:.0} ms"),
+                None => "model: ready".to_string(),
+            },
+            ModelState::Unavailable(_) => "model: unavailable".to_string(),
+        };
+        let l = ui.label(model_label);
+        if let ModelState::Unavailable(m) = &self.assist.state {
+            l.on_hover_text(m.clone());
+        }
+        ui.separator();
+        let (can_undo, can_redo) = self
+            .session
+            .as_ref()
+            .map(|s| (s.history.can_undo(), s.history.can_redo()))
+            .unwrap_or_default();
+        for (command, enabled) in [(Command::Undo, can_undo), (Command::Redo, can_redo)] {
+            if ui
+                .add_enabled(enabled, egui::Button::new(command.label()))
+                .on_hover_text(command.tooltip())
+                .clicked()
+            {
+                self.run_command(ui.ctx(), command, 0);
+            }
+        }
+    }
+
+    /// Settings of the active tool (hole mode, model clean-up, wand and brush).
+    fn tool_options_ui(&mut self, ui: &mut egui::Ui) {
+        if self.canvas.tool == Tool::Polygon {
+            ui.checkbox(&mut self.canvas.hole_mode, "hole")
+                .on_hover_text(Command::ToggleHoleMode.tooltip());
+            ui.separator();
+        }
+        if self.canvas.tool.uses_model() {
+            self.model_picker_ui(ui);
+            self.threshold_level_ui(ui);
+            ui.checkbox(&mut self.accept_as_polygon, "as polygon").on_hover_text(
+                    "Accepted masks become polygons with holes (editable vertices) instead of bitmaps",
+                );
+            if self.accept_as_polygon {
+                ui.add(
+                    egui::DragValue::new(&mut self.polygon_tolerance)
+                        .range(0.0..=20.0)
+                        .speed(0.1)
+                        .prefix("tolerance ")
+                        .suffix(" px"),
+                )
+                .on_hover_text("Douglas–Peucker tolerance; 0 keeps exact pixel-edge polygons");
+            }
+            ui.checkbox(
+                &mut self.postprocess.keep_touching_positive,
+                "only clicked parts",
+            )
+            .on_hover_text("Drop mask parts that no positive click or scribble touches");
+            ui.add(
+                egui::DragValue::new(&mut self.postprocess.fill_holes_below)
+                    .range(0..=100_000)
+                    .prefix("fill holes < ")
+                    .suffix(" px"),
+            )
+            .on_hover_text("Fill holes smaller than this (0: off)");
+            ui.separator();
+        }
+        if self.canvas.tool == Tool::Wand {
+            ui.add(
+                egui::Slider::new(&mut self.canvas.wand_tolerance, 0.0..=200.0).text("tolerance"),
+            )
+            .on_hover_text("Colour distance (RGB) the flood fill accepts");
+            ui.separator();
+        }
+        if matches!(self.canvas.tool, Tool::Brush | Tool::Eraser) {
+            ui.add(
+                egui::Slider::new(&mut self.canvas.brush_radius, 0.5..=200.0)
+                    .logarithmic(true)
+                    .text("radius"),
+            )
+            .on_hover_text(format!(
+                "Brush radius in image pixels ({} and {})",
+                Command::BrushSmaller.shortcut_text(),
+                Command::BrushLarger.shortcut_text()
+            ));
+            ui.selectable_value(
+                &mut self.canvas.brush_mode,
+                crate::core::edit::paint::BrushMode::Overwrite,
+                "overwrite",
+            )
+            .on_hover_text("The brush takes pixels from other segments");
+            ui.selectable_value(
+                &mut self.canvas.brush_mode,
+                crate::core::edit::paint::BrushMode::Protect,
+                "protect",
+            )
+            .on_hover_text("The brush paints only unlabeled pixels");
+            ui.separator();
+        }
+    }
+
+    /// The open image's status, whether it is saved, and the help button.
+    fn image_status_ui(&mut self, ui: &mut egui::Ui) {
+        if let Some(current) = self.session.as_ref().map(|s| s.doc.status) {
+            let mut chosen = current;
+            egui::ComboBox::from_label("image")
+                .selected_text(status_label(current))
+                .show_ui(ui, |ui| {
+                    for st in ALL_STATUSES {
+                        ui.selectable_value(&mut chosen, st, status_label(st));
+                    }
+                })
+                .response
+                .on_hover_text("Work status of this image; mark it done to send it to review");
+            if chosen != current {
+                self.set_image_status(chosen);
+            }
+        }
+        if let Some(s) = self.session.as_ref() {
+            let state = if s.save_error.is_some() {
+                "not saved!"
+            } else if s.is_dirty() {
+                "saving…"
+            } else {
+                "saved"
+            };
+            ui.label(state);
+        }
+        if ui
+            .button("?")
+            .on_hover_text(Command::ToggleHelp.tooltip())
+            .clicked()
+        {
+            self.run_command(ui.ctx(), Command::ToggleHelp, 0);
+        }
     }
 
     fn help_ui(&mut self, ctx: &egui::Context) {
@@ -1205,14 +1130,20 @@ impl LimnerApp {
             .open(&mut open)
             .show(ctx, |ui| {
                 egui::Grid::new("shortcuts").striped(true).show(ui, |ui| {
-                    for (k, v) in SHORTCUTS {
-                        ui.monospace(*k);
-                        ui.label(*v);
+                    for group in command::Group::ALL {
+                        ui.strong(group.label());
                         ui.end_row();
+                        for c in Command::ALL.iter().filter(|c| c.group() == group) {
+                            ui.monospace(c.shortcut_text());
+                            ui.label(c.help());
+                            ui.end_row();
+                        }
                     }
-                    for t in Tool::ALL {
-                        ui.monospace(t.shortcut());
-                        ui.label(t.help());
+                    ui.strong("Mouse");
+                    ui.end_row();
+                    for (gesture, what) in command::GESTURES {
+                        ui.monospace(*gesture);
+                        ui.label(*what);
                         ui.end_row();
                     }
                 });
@@ -1244,39 +1175,6 @@ impl LimnerApp {
     }
 }
 
-/// Global shortcuts (tool shortcuts come from [`Tool`]).
-pub const SHORTCUTS: &[(&str, &str)] = &[
-    ("D / PageDown", "next image"),
-    ("A / PageUp", "previous image"),
-    ("1 … 9", "pick class"),
-    ("Ctrl+Z", "undo"),
-    ("Ctrl+Shift+Z / Ctrl+Y", "redo"),
-    ("Wheel, + / -", "zoom about the cursor"),
-    ("Space-drag / middle-drag", "pan"),
-    ("F", "fit image"),
-    ("0", "1:1"),
-    ("Enter", "close polygon / accept the model's mask"),
-    (
-        "Select, then C / S / X",
-        "refine a segment: prompts start from its mask",
-    ),
-    ("Backspace", "remove last vertex / prompt"),
-    ("Esc", "cancel drawing / prompts"),
-    ("[ / ]", "smaller / larger brush"),
-    ("H", "polygon: toggle hole mode"),
-    (
-        "Select: drag vertex",
-        "move it; double-click an edge inserts, right-click deletes",
-    ),
-    ("Delete", "delete selected segment"),
-    ("R", "review mode: walk images marked done"),
-    ("Y / N", "review mode: accept / reject with a reason"),
-    ("M", "pin a comment at the cursor"),
-    ("G", "show / hide disagreement with gold labels"),
-    ("J", "jump to the next worst segment vs gold"),
-    ("?", "this help"),
-];
-
 const ALL_STATUSES: [ImageStatus; 5] = [
     ImageStatus::Todo,
     ImageStatus::InProgress,
@@ -1284,15 +1182,6 @@ const ALL_STATUSES: [ImageStatus; 5] = [
     ImageStatus::Reviewed,
     ImageStatus::Rejected,
 ];
-
-fn review_label(s: crate::core::document::ReviewState) -> &'static str {
-    use crate::core::document::ReviewState;
-    match s {
-        ReviewState::Unreviewed => "unreviewed",
-        ReviewState::Accepted => "accepted",
-        ReviewState::NeedsFix => "needs fix",
-    }
-}
 
 fn status_label(s: ImageStatus) -> &'static str {
     match s {
@@ -1306,56 +1195,8 @@ fn status_label(s: ImageStatus) -> &'static str {
 
 impl eframe::App for LimnerApp {
     fn logic(&mut self, ctx: &egui::Context, _frame: &mut eframe::Frame) {
-        if let Some(decoded) = self.loader.poll() {
-            match decoded {
-                DecodedImage {
-                    path,
-                    image: Ok(img),
-                } if path == self.project.image_path(&self.images[self.current]) => {
-                    self.canvas.set_image(ctx, img.size, img.tiles);
-                    // Models with per-image work (SAM's encoder) start on this image now
-                    // and on the next one in the list afterwards.
-                    self.assist.prepare(img.rgb.clone());
-                    if let Some(next) = self.images.get(self.current + 1) {
-                        self.assist.prepare_file(self.project.image_path(next));
-                    }
-                    self.current_rgb = Some(img.rgb);
-                }
-                DecodedImage { image: Err(e), .. } => self.toast_error(e),
-                _ => {}
-            }
-        }
-        if let Some(rx) = &self.folder_dialog {
-            match rx.try_recv() {
-                Ok(Some(dir)) => {
-                    self.folder_dialog = None;
-                    self.switch_project(&dir);
-                }
-                Ok(None) | Err(std::sync::mpsc::TryRecvError::Disconnected) => {
-                    self.folder_dialog = None
-                }
-                Err(std::sync::mpsc::TryRecvError::Empty) => {
-                    ctx.request_repaint_after(Duration::from_millis(100))
-                }
-            }
-        }
-        if let Some(rx) = &self.export_job {
-            match rx.try_recv() {
-                Ok(Ok(m)) => {
-                    self.export_job = None;
-                    self.toast(m);
-                }
-                Ok(Err(e)) => {
-                    self.export_job = None;
-                    self.toast_error(e);
-                }
-                Err(std::sync::mpsc::TryRecvError::Disconnected) => self.export_job = None,
-                Err(std::sync::mpsc::TryRecvError::Empty) => {
-                    ctx.request_repaint_after(Duration::from_millis(100))
-                }
-            }
-        }
-        self.review_logic(ctx);
+        Jobs::run_finished(self, ctx);
+        self.review_logic();
         if let Some(result) = self.assist.poll() {
             match result {
                 Ok(mut p) => {
@@ -1369,9 +1210,7 @@ impl eframe::App for LimnerApp {
                 Err(e) => self.toast_error(e),
             }
         }
-        if self.assist.is_busy() || self.assist.state == ModelState::Loading {
-            ctx.request_repaint_after(Duration::from_millis(30));
-        }
+        self.assist.waker.set(ctx);
         if let Some(s) = self.session.as_mut() {
             s.autosave(&self.project, false);
             if let Some(due) = s.autosave_due_in() {
@@ -1385,7 +1224,13 @@ impl eframe::App for LimnerApp {
 
     fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
         let ctx = ui.ctx().clone();
-        self.handle_shortcuts(&ctx);
+        // Read before any panel runs, while a text field that Enter is about to leave
+        // still has the keyboard.
+        let pressed = self.pressed_commands(&ctx);
+        for &(c, index) in &pressed {
+            self.run_command(&ctx, c, index);
+        }
+        let commands: Vec<Command> = pressed.into_iter().map(|(c, _)| c).collect();
         egui::Panel::top("toolbar").show(ui, |ui| self.toolbar_ui(ui));
         egui::Panel::left("images")
             .default_size(220.0)
@@ -1405,8 +1250,9 @@ impl eframe::App for LimnerApp {
                 session: self.session.as_ref(),
                 ontology: &self.project.ontology,
                 active_class,
-                loading: self.loader.is_busy(),
+                loading: self.jobs.is_running(jobs::DECODE),
                 rgb: self.current_rgb.as_deref(),
+                commands: &commands,
             };
             let out = self.canvas.ui(ui, cx, &mut self.draft);
             for e in out.edits {
@@ -1430,6 +1276,9 @@ impl eframe::App for LimnerApp {
 
     fn on_exit(&mut self, _gl: Option<&eframe::glow::Context>) {
         self.flush();
+        for label in self.jobs.finish_before_exit(Duration::from_secs(30)) {
+            log::warn!("exiting with the {label} job unfinished");
+        }
         if !self.assist.shutdown(Duration::from_secs(10)) {
             log::warn!("the model worker was still busy at exit");
         }

@@ -7,11 +7,12 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
-use std::sync::mpsc::{Receiver, TryRecvError};
 
 use egui::{Color32, Pos2, Rect, Vec2};
 
 use super::LimnerApp;
+use super::command::Command;
+use super::jobs::{self, AtExit};
 use super::view::ViewTransform;
 use crate::core::disagreement::{self, Disagreement, PixelDiff};
 use crate::core::document::{Action, ImageDocument, ImageStatus, ReviewState, parse_tag};
@@ -83,9 +84,6 @@ pub struct DiffLayer {
     texture: Option<egui::TextureHandle>,
 }
 
-/// A comparison running on a worker thread: the image, its revision, the answer.
-type DiffJob = (String, u64, Receiver<Result<Disagreement, String>>);
-
 /// A comment being written, pinned at an image point.
 struct PinDraft {
     at: [f64; 2],
@@ -108,11 +106,9 @@ pub struct Review {
     tag_draft: String,
     pin: Option<PinDraft>,
     pub gold: Option<GoldSet>,
-    gold_job: Option<Receiver<Result<GoldSet, String>>>,
     /// Show the disagreement with the gold labels over the canvas.
     pub show_diff: bool,
     pub diff: Option<DiffLayer>,
-    diff_job: Option<DiffJob>,
     /// Position in the worst-first segment list (J steps it).
     worst_cursor: usize,
     /// Canvas area of the last frame, for zooming to a segment.
@@ -132,10 +128,8 @@ impl Default for Review {
             tag_draft: String::new(),
             pin: None,
             gold: None,
-            gold_job: None,
             show_diff: false,
             diff: None,
-            diff_job: None,
             worst_cursor: 0,
             canvas_rect: Rect::NOTHING,
         }
@@ -170,7 +164,9 @@ impl LimnerApp {
             && s.doc.set_status(&user, status)
         {
             s.touch_metadata();
-            self.statuses[self.current] = status;
+            if let Some(e) = self.images.get_mut(self.current) {
+                e.status = status;
+            }
         }
     }
 
@@ -179,7 +175,7 @@ impl LimnerApp {
         self.review.mode = !self.review.mode;
         self.review.reject_reason = None;
         if self.review.mode {
-            if self.statuses.get(self.current) != Some(&ImageStatus::Done) {
+            if self.images.get(self.current).map(|e| e.status) != Some(ImageStatus::Done) {
                 self.next_in_queue();
             }
             if self.visible_indices().is_empty() {
@@ -257,10 +253,9 @@ impl LimnerApp {
         }
     }
 
-    /// Starts loading gold labels on a worker thread (a dialog first when `source` is None).
+    /// Starts loading gold labels as a job (a dialog first when `source` is None).
     pub fn load_gold(&mut self, source: Option<PathBuf>, folder: bool) {
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
+        let work = move || {
             let source = source.or_else(|| {
                 let d = rfd::FileDialog::new().set_title("Gold labels");
                 if folder {
@@ -268,71 +263,42 @@ impl LimnerApp {
                 } else {
                     d.add_filter("COCO panoptic JSON", &["json"]).pick_file()
                 }
-            });
-            if let Some(src) = source {
-                let _ = tx.send(GoldSet::load(&src));
-            }
-        });
-        self.review.gold_job = Some(rx);
-    }
-
-    /// True while gold labels load or a comparison runs.
-    pub fn review_busy(&self) -> bool {
-        self.review.gold_job.is_some() || self.review.diff_job.is_some()
-    }
-
-    /// Polls the worker threads and starts a comparison when the image or its labels
-    /// changed. Called once per frame.
-    pub(super) fn review_logic(&mut self, ctx: &egui::Context) {
-        if let Some(rx) = &self.review.gold_job {
-            match rx.try_recv() {
-                Ok(Ok(gold)) => {
-                    self.review.gold_job = None;
-                    self.toast(format!(
+            })?;
+            Some(GoldSet::load(&source))
+        };
+        self.jobs.spawn(
+            jobs::GOLD,
+            AtExit::Abandon,
+            work,
+            |app, _, gold| match gold {
+                Some(Ok(gold)) => {
+                    app.toast(format!(
                         "Gold labels: {} image(s) from {}",
                         gold.documents.len(),
                         gold.source.display()
                     ));
-                    self.review.gold = Some(gold);
-                    self.review.show_diff = true;
-                    self.review.diff = None;
+                    app.review.gold = Some(gold);
+                    app.review.show_diff = true;
+                    app.review.diff = None;
                 }
-                Ok(Err(e)) => {
-                    self.review.gold_job = None;
-                    self.toast_error(format!("Cannot read the gold labels: {e}"));
-                }
-                Err(TryRecvError::Disconnected) => self.review.gold_job = None,
-                Err(TryRecvError::Empty) => {}
-            }
-        }
-        if let Some((file, rev, rx)) = &self.review.diff_job {
-            match rx.try_recv() {
-                Ok(Ok(diff)) => {
-                    self.review.diff = Some(DiffLayer {
-                        file: file.clone(),
-                        revision: *rev,
-                        diff,
-                        texture: None,
-                    });
-                    self.review.diff_job = None;
-                }
-                Ok(Err(e)) => {
-                    self.review.diff_job = None;
-                    self.review.show_diff = false;
-                    self.toast_error(e);
-                }
-                Err(TryRecvError::Disconnected) => self.review.diff_job = None,
-                Err(TryRecvError::Empty) => {}
-            }
-        }
-        if self.review_busy() {
-            ctx.request_repaint_after(std::time::Duration::from_millis(50));
-        }
+                Some(Err(e)) => app.toast_error(format!("Cannot read the gold labels: {e}")),
+                None => {}
+            },
+        );
+    }
+
+    /// True while gold labels load or a comparison runs.
+    pub fn review_busy(&self) -> bool {
+        self.jobs.is_running(jobs::GOLD) || self.jobs.is_running(jobs::COMPARE)
+    }
+
+    /// Starts a comparison when the image or its labels changed. Called once per frame.
+    pub(super) fn review_logic(&mut self) {
         // (Re)compare when shown and out of date, one job at a time.
         let (Some(gold), Some(s)) = (&self.review.gold, &self.session) else {
             return;
         };
-        if !self.review.show_diff || self.review.diff_job.is_some() {
+        if !self.review.show_diff || self.jobs.is_running(jobs::COMPARE) {
             return;
         }
         let file = &s.doc.image.file_name;
@@ -349,15 +315,30 @@ impl LimnerApp {
             return;
         };
         let (g, cur) = (g.clone(), s.doc.clone());
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let _ = tx.send(disagreement::compare(&g, &cur, BOUNDARY_BAND_PX));
-        });
-        if self.review.diff.as_ref().is_some_and(|d| &d.file != file) {
+        let (file, revision) = (file.clone(), s.revision);
+        if self.review.diff.as_ref().is_some_and(|d| d.file != file) {
             self.review.diff = None;
             self.review.worst_cursor = 0;
         }
-        self.review.diff_job = Some((file.clone(), s.revision, rx));
+        self.jobs.spawn(
+            jobs::COMPARE,
+            AtExit::Abandon,
+            move || disagreement::compare(&g, &cur, BOUNDARY_BAND_PX),
+            move |app, _, diff| match diff {
+                Ok(diff) => {
+                    app.review.diff = Some(DiffLayer {
+                        file,
+                        revision,
+                        diff,
+                        texture: None,
+                    })
+                }
+                Err(e) => {
+                    app.review.show_diff = false;
+                    app.toast_error(e);
+                }
+            },
+        );
     }
 
     /// Selects the next worst segment of the comparison and zooms to it.
@@ -391,40 +372,35 @@ impl LimnerApp {
         self.canvas.view = v;
     }
 
-    /// Review keys: R review mode, Y / N accept / reject (review mode), G disagreement
-    /// view, J next worst segment, M pin a comment at the cursor.
-    pub(super) fn review_shortcuts(&mut self, ctx: &egui::Context) {
-        use egui::Key;
-        let pressed = |k: Key| ctx.input(|i| i.key_pressed(k) && i.modifiers.is_none());
-        if pressed(Key::R) {
-            self.toggle_review_mode();
-        }
-        if self.review.mode && pressed(Key::Y) {
-            self.accept_image();
-        }
-        if self.review.mode && pressed(Key::N) {
-            self.review.reject_reason = Some(String::new());
-        }
-        if pressed(Key::G) {
-            if self.review.gold.is_some() {
-                self.review.show_diff = !self.review.show_diff;
-            } else {
-                self.toast("No gold labels loaded (Review → Compare with gold)");
+    /// Runs a review command (see [`Command`]).
+    pub(super) fn run_review_command(&mut self, ctx: &egui::Context, command: Command) {
+        match command {
+            Command::ToggleReviewMode => self.toggle_review_mode(),
+            Command::AcceptImage if self.review.mode => self.accept_image(),
+            Command::RejectImage if self.review.mode => {
+                self.review.reject_reason = Some(String::new())
             }
-        }
-        if pressed(Key::J) {
-            self.jump_to_next_worst();
-        }
-        if pressed(Key::M)
-            && let Some(p) = ctx.input(|i| i.pointer.hover_pos())
-            && self.review.canvas_rect.contains(p)
-        {
-            let at = self.canvas.view.image_from_screen(p);
-            self.review.pin = Some(PinDraft {
-                at: [f64::from(at.x), f64::from(at.y)],
-                text: String::new(),
-                segment: self.canvas.selected,
-            });
+            Command::ToggleDisagreement => {
+                if self.review.gold.is_some() {
+                    self.review.show_diff = !self.review.show_diff;
+                } else {
+                    self.toast("No gold labels loaded (Review → Compare with gold)");
+                }
+            }
+            Command::NextWorstSegment => self.jump_to_next_worst(),
+            Command::PinComment => {
+                if let Some(p) = ctx.input(|i| i.pointer.hover_pos())
+                    && self.review.canvas_rect.contains(p)
+                {
+                    let at = self.canvas.view.image_from_screen(p);
+                    self.review.pin = Some(PinDraft {
+                        at: [f64::from(at.x), f64::from(at.y)],
+                        text: String::new(),
+                        segment: self.canvas.selected,
+                    });
+                }
+            }
+            _ => {}
         }
     }
 
@@ -434,13 +410,16 @@ impl LimnerApp {
             let label = if self.review.mode {
                 "Leave review mode"
             } else {
-                "Review mode"
+                Command::ToggleReviewMode.label()
             };
             if ui
                 .button(label)
-                .on_hover_text(
-                    "Walk the images marked done: Y accepts, N rejects with a reason (R)",
-                )
+                .on_hover_text(format!(
+                    "{}; {} accepts, {} rejects with a reason",
+                    Command::ToggleReviewMode.tooltip(),
+                    Command::AcceptImage.shortcut_text(),
+                    Command::RejectImage.shortcut_text()
+                ))
                 .clicked()
             {
                 self.toggle_review_mode();
@@ -466,11 +445,28 @@ impl LimnerApp {
             if ui
                 .add_enabled(
                     self.review.gold.is_some(),
-                    egui::Checkbox::new(&mut self.review.show_diff, "Show disagreement"),
+                    egui::Checkbox::new(
+                        &mut self.review.show_diff,
+                        Command::ToggleDisagreement.label(),
+                    ),
                 )
-                .on_hover_text("False positives, false negatives and wrong classes vs gold (G)")
+                .on_hover_text(format!(
+                    "False positives, false negatives and wrong classes vs gold ({})",
+                    Command::ToggleDisagreement.shortcut_text()
+                ))
                 .changed()
             {
+                ui.close();
+            }
+            if ui
+                .add_enabled(
+                    self.review.diff.is_some(),
+                    egui::Button::new(Command::NextWorstSegment.label()),
+                )
+                .on_hover_text(Command::NextWorstSegment.tooltip())
+                .clicked()
+            {
+                self.jump_to_next_worst();
                 ui.close();
             }
             ui.separator();
@@ -486,20 +482,20 @@ impl LimnerApp {
         });
         if self.review.mode {
             ui.colored_label(Color32::from_rgb(230, 160, 0), "REVIEW")
-                .on_hover_text("Y accept · N reject with reason · R leave review mode");
-            if ui
-                .button("Accept")
-                .on_hover_text("Accept image (Y)")
-                .clicked()
-            {
-                self.accept_image();
-            }
-            if ui
-                .button("Reject…")
-                .on_hover_text("Reject with a reason (N)")
-                .clicked()
-            {
-                self.review.reject_reason = Some(String::new());
+                .on_hover_text(format!(
+                    "{} accept · {} reject with reason · {} leave review mode",
+                    Command::AcceptImage.shortcut_text(),
+                    Command::RejectImage.shortcut_text(),
+                    Command::ToggleReviewMode.shortcut_text()
+                ));
+            for command in [Command::AcceptImage, Command::RejectImage] {
+                if ui
+                    .button(command.label())
+                    .on_hover_text(command.tooltip())
+                    .clicked()
+                {
+                    self.run_review_command(ui.ctx(), command);
+                }
             }
         }
     }
@@ -585,15 +581,20 @@ impl LimnerApp {
             })
             .collect();
         if !comments.is_empty() {
-            ui.label("Comments (M pins one at the cursor):");
+            ui.label(format!(
+                "Comments ({} pins one at the cursor):",
+                Command::PinComment.shortcut_text()
+            ));
             for c in comments {
                 ui.label(format!("• {c}"));
             }
         }
         if changed {
             s.touch_metadata();
-            self.image_tags[self.current] = s.doc.tags.clone();
-            self.image_gold[self.current] = s.doc.gold;
+            if let Some(e) = self.images.get_mut(self.current) {
+                e.tags = s.doc.tags.clone();
+                e.gold = s.doc.gold;
+            }
         }
         if let Some(e) = add_error {
             self.toast_error(e);
@@ -601,9 +602,12 @@ impl LimnerApp {
     }
 
     fn disagreement_panel_ui(&mut self, ui: &mut egui::Ui) {
-        ui.checkbox(&mut self.review.show_diff, "show (G)");
+        ui.checkbox(
+            &mut self.review.show_diff,
+            format!("show ({})", Command::ToggleDisagreement.shortcut_text()),
+        );
         let Some(d) = &self.review.diff else {
-            let waiting = self.review.diff_job.is_some();
+            let waiting = self.jobs.is_running(jobs::COMPARE);
             ui.label(if waiting {
                 "comparing…"
             } else {

@@ -16,6 +16,7 @@ fn fill_rule_arg(s: &str) -> Result<FillRule, String> {
     s.parse()
 }
 use crate::core::project::{Project, SETTINGS_FILE};
+use crate::model::postprocess::PostProcess;
 
 /// Limner: pixel-accurate image segmentation labeling.
 #[derive(Debug, Parser)]
@@ -98,9 +99,17 @@ pub enum Command {
         /// Mask PNG to write (refused if it is the image or the prompt file).
         #[arg(long)]
         out: PathBuf,
-        /// Model config (default: the shipped models/limner-click-v2.json).
+        /// Model config file, or a model's name as the app's model picker shows it
+        /// (`grabcut`); default: the shipped limner-click-v2.
         #[arg(long)]
         model: Option<PathBuf>,
+        /// Keep only the mask parts a positive click or scribble touches (as the app
+        /// does by default).
+        #[arg(long, default_value_t = PostProcess::default().keep_touching_positive, action = clap::ArgAction::Set)]
+        keep_touching: bool,
+        /// Fill holes smaller than this many pixels (0: off, the app's default).
+        #[arg(long, default_value_t = PostProcess::default().fill_holes_below)]
+        fill_holes: u32,
         /// Replace `--out` when it already exists.
         #[arg(long)]
         overwrite: bool,
@@ -167,7 +176,7 @@ pub enum BenchCommand {
         masks: PathBuf,
         #[arg(long, default_value_t = 20)]
         max_clicks: usize,
-        /// Model config (default: the shipped models/limner-click-v2.json).
+        /// Model config file or model name (default: the shipped limner-click-v2).
         #[arg(long)]
         model: Option<PathBuf>,
         /// Evaluate only the first N objects.
@@ -188,9 +197,21 @@ pub enum BenchCommand {
         /// Runs per size.
         #[arg(long, default_value_t = 3)]
         runs: usize,
+        /// Model config file or model name (default: the shipped limner-click-v2).
         #[arg(long)]
         model: Option<PathBuf>,
     },
+}
+
+/// The CLI's names of the formats (the core knows them; clap stays out of the core).
+impl clap::ValueEnum for Format {
+    fn value_variants<'a>() -> &'a [Self] {
+        &Format::ALL
+    }
+
+    fn to_possible_value(&self) -> Option<clap::builder::PossibleValue> {
+        Some(clap::builder::PossibleValue::new(self.name()).help(self.description()))
+    }
 }
 
 /// Runs the parsed command line.
@@ -236,8 +257,16 @@ fn run_command(cli: Cli) -> ExitCode {
             prompts,
             out,
             model,
+            keep_touching,
+            fill_holes,
             overwrite,
-        }) => predict(&image, &prompts, &out, model, overwrite),
+        }) => {
+            let clean_up = PostProcess {
+                keep_touching_positive: keep_touching,
+                fill_holes_below: fill_holes,
+            };
+            predict(&image, &prompts, &out, model, clean_up, overwrite)
+        }
         Some(Command::Prelabel {
             project,
             model,
@@ -406,27 +435,6 @@ fn prelabel(
     }
 }
 
-/// Guesses the format of a dataset path for `limner roundtrip`.
-fn guess_format(path: &std::path::Path) -> Format {
-    if path.is_dir() {
-        if path.join(SETTINGS_FILE).exists() {
-            Format::Project
-        } else if path.join("SegmentationClass").is_dir() {
-            Format::Voc
-        } else if path.join("data.yaml").is_file() {
-            Format::YoloSeg
-        } else {
-            Format::SemanticPng
-        }
-    } else if path.extension().is_some_and(|e| e == "xml") {
-        Format::Cvat
-    } else if formats::coco_panoptic::png_folder(path).is_dir() {
-        Format::CocoPanoptic
-    } else {
-        Format::CocoInstance
-    }
-}
-
 /// `limner roundtrip`: exit 1 on a change beyond the documented loss, 2 on bad input.
 fn roundtrip(
     format: Format,
@@ -435,7 +443,7 @@ fn roundtrip(
     reader: Option<FillRule>,
     path: &std::path::Path,
 ) -> ExitCode {
-    let from = from.unwrap_or_else(|| guess_format(path));
+    let from = from.unwrap_or_else(|| Format::guess(path));
     let r = match formats::roundtrip::run(from, path, images, format, reader) {
         Ok(r) => r,
         Err(e) => {
@@ -576,11 +584,7 @@ fn bench_noc(
     json: Option<PathBuf>,
 ) -> anyhow::Result<()> {
     use crate::model::{self, noc};
-    let config = model
-        .or_else(model::config::default_model_config)
-        .ok_or_else(|| {
-            anyhow::anyhow!("no model config found; pass --model models/limner-click-v2.json")
-        })?;
+    let config = model::config::resolve_model(model.as_deref())?;
     let mut predictor = model::load_predictor(&config)?;
     let mut pairs = noc::eval_pairs(images, masks).map_err(anyhow::Error::msg)?;
     if let Some(n) = limit {
@@ -638,6 +642,7 @@ fn predict(
     prompts: &std::path::Path,
     out: &std::path::Path,
     model: Option<PathBuf>,
+    clean_up: PostProcess,
     overwrite: bool,
 ) -> ExitCode {
     let same = |a: &std::path::Path| matches!((a.canonicalize(), out.canonicalize()), (Ok(x), Ok(y)) if x == y);
@@ -670,15 +675,15 @@ fn predict(
         }
     };
     let run = || -> anyhow::Result<()> {
-        let config = model
-            .or_else(crate::model::config::default_model_config)
-            .ok_or_else(|| anyhow::anyhow!("no model config found; pass --model"))?;
+        let config = crate::model::config::resolve_model(model.as_deref())?;
         let mut predictor = crate::model::load_predictor(&config)?;
         let pred = predictor.predict(&img, &p)?;
+        // The clean-up the app applies to the mask it shows.
+        let mask = crate::model::postprocess::apply(&pred.mask, &p, clean_up);
         let png = image::GrayImage::from_raw(
-            pred.width,
-            pred.height,
-            pred.mask.data.iter().map(|&v| v * 255).collect(),
+            mask.width,
+            mask.height,
+            mask.data.iter().map(|&v| v * 255).collect(),
         )
         .ok_or_else(|| anyhow::anyhow!("mask size mismatch"))?;
         let mut bytes = Vec::new();
@@ -739,9 +744,7 @@ fn bench_click(
     model: Option<PathBuf>,
 ) -> anyhow::Result<()> {
     use crate::model::{self, noc};
-    let config = model
-        .or_else(model::config::default_model_config)
-        .ok_or_else(|| anyhow::anyhow!("no model config found; pass --model"))?;
+    let config = model::config::resolve_model(model.as_deref())?;
     let mut predictor = model::load_predictor(&config)?;
     outln!(
         "{:>11}  {:>16}  {:>18}  {:>8}",

@@ -43,7 +43,7 @@ pub enum QaCommand {
     Suspects {
         /// Labels to check: a project or a COCO panoptic JSON.
         labels: PathBuf,
-        /// Model config (default: the shipped models/limner-click-v2.json).
+        /// Model config file or model name (default: the shipped limner-click-v2).
         #[arg(long)]
         model: Option<PathBuf>,
         /// Folder with the images (default: the project's; for a COCO file, `images/`
@@ -307,9 +307,7 @@ pub fn run_qa(cmd: QaCommand) -> anyhow::Result<()> {
                 .clone()
                 .or_else(|| labels.parent().map(|p| p.join("images")))
                 .unwrap_or_else(|| PathBuf::from("images"));
-            let config = model
-                .or_else(crate::model::config::default_model_config)
-                .ok_or_else(|| anyhow::anyhow!("no model config found; pass --model"))?;
+            let config = crate::model::config::resolve_model(model.as_deref())?;
             let mut predictor = crate::model::load_predictor(&config)?;
             let opts = suspects::SuspectOptions {
                 corrective_clicks: clicks,

@@ -8,6 +8,7 @@
 //! | [`fill_rule`] | how the readers people train with fill a polygon (OpenCV, PIL, pycocotools) |
 //! | [`contour`] | mask -> one pixel-centre walk that OpenCV fills back exactly (YOLO-seg) |
 //! | [`document`] | per-image segments and overlap resolution |
+//! | [`edit`] | the editing model: invertible edits, undo history, brush, polygon edits, the open image |
 //! | [`disagreement`] | current vs gold labels of one image: pixel errors, worst segments |
 //! | [`labelmap`] | the resolved label map and its panoptic PNG encoding |
 //! | [`lock`] | one writer per project (OS file lock), shared by the app and the CLI |
@@ -15,11 +16,13 @@
 //! | [`project`] | the project folder on disk |
 //! | [`formats`] | COCO panoptic import / export |
 //! | [`vectorize`] | raster -> polygons with holes (exact, simplified) |
+//! | [`stroke`] | the one stroke rasterizer (brush, prompt seeds, model guide channels) |
 //! | [`qa`] | gold-set comparison (PQ, mIoU, Boundary IoU), agreement, drift, re-review, tags |
 
 pub mod contour;
 pub mod disagreement;
 pub mod document;
+pub mod edit;
 pub mod error;
 pub mod fill_rule;
 pub mod formats;
@@ -30,4 +33,5 @@ pub mod lock;
 pub mod ontology;
 pub mod project;
 pub mod qa;
+pub mod stroke;
 pub mod vectorize;

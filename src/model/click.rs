@@ -298,26 +298,9 @@ fn paint_segment(
     b: (f32, f32),
     r: f32,
 ) {
-    let x0 = ((a.0.min(b.0) - r).floor().max(0.0)) as usize;
-    let x1 = ((a.0.max(b.0) + r).ceil().max(0.0) as usize).min(mw);
-    let y0 = ((a.1.min(b.1) - r).floor().max(0.0)) as usize;
-    let y1 = ((a.1.max(b.1) + r).ceil().max(0.0) as usize).min(mh);
-    let (dx, dy) = (b.0 - a.0, b.1 - a.1);
-    let len2 = dx * dx + dy * dy;
-    for y in y0..y1 {
-        for x in x0..x1 {
-            let (px, py) = (x as f32 + 0.5, y as f32 + 0.5);
-            let t = if len2 > 0.0 {
-                (((px - a.0) * dx + (py - a.1) * dy) / len2).clamp(0.0, 1.0)
-            } else {
-                0.0
-            };
-            let (qx, qy) = (a.0 + t * dx - px, a.1 + t * dy - py);
-            if qx * qx + qy * qy <= r * r {
-                channel[y * stride + x] = 1.0;
-            }
-        }
-    }
+    crate::core::stroke::for_each_pixel_near_segment(mw, mh, [a.0, a.1], [b.0, b.1], r, |x, y| {
+        channel[y * stride + x] = 1.0;
+    });
 }
 
 fn sigmoid(v: f32) -> f32 {

@@ -152,3 +152,60 @@ pub fn default_model_config() -> Option<PathBuf> {
     candidates.push(Path::new(env!("CARGO_MANIFEST_DIR")).join(DEFAULT_MODEL_CONFIG));
     candidates.into_iter().find(|p| p.exists())
 }
+
+/// The model config `--model` names: a config file, or a model's name as the model
+/// picker shows it (`grabcut`, `limner-click-v1`), looked up beside the default model;
+/// `None` is the default model.
+pub fn resolve_model(arg: Option<&Path>) -> Result<PathBuf, ModelError> {
+    let Some(arg) = arg else {
+        return default_model_config().ok_or_else(|| ModelError::Config {
+            path: DEFAULT_MODEL_CONFIG.into(),
+            message: "no model config found; pass --model".into(),
+        });
+    };
+    if arg.is_file() {
+        return Ok(arg.to_path_buf());
+    }
+    let models = default_model_config()
+        .as_deref()
+        .and_then(Path::parent)
+        .map(list_models)
+        .unwrap_or_default();
+    let name = arg.to_string_lossy();
+    if let Some((_, path)) = models.iter().find(|(n, _)| *n == name) {
+        return Ok(path.clone());
+    }
+    let names: Vec<&str> = models.iter().map(|(n, _)| n.as_str()).collect();
+    Err(ModelError::Config {
+        path: arg.display().to_string(),
+        message: if names.is_empty() {
+            "no such model config file, and no models folder to look the name up in".into()
+        } else {
+            format!(
+                "no such model config file or model name (models: {})",
+                names.join(", ")
+            )
+        },
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_model_is_found_by_its_picker_name_or_its_file() {
+        let by_name = resolve_model(Some(Path::new("grabcut"))).unwrap();
+        assert_eq!(
+            ModelConfig::load(&by_name).unwrap().kind,
+            ModelKind::GrabCut
+        );
+        let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("models/threshold.json");
+        assert_eq!(resolve_model(Some(&file)).unwrap(), file);
+        let e = resolve_model(Some(Path::new("no-such-model")))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("grabcut") && e.contains("no-such-model"), "{e}");
+        assert!(resolve_model(None).is_ok());
+    }
+}

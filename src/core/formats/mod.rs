@@ -24,7 +24,7 @@ use super::ontology::Ontology;
 use super::project::Project;
 
 /// Formats `limner convert` knows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
     /// A Limner project folder.
     Project,
@@ -45,12 +45,72 @@ pub enum Format {
 }
 
 impl Format {
+    /// Every format, in the order the CLI and the export menu list them.
+    pub const ALL: [Format; 8] = [
+        Format::Project,
+        Format::CocoPanoptic,
+        Format::CocoInstance,
+        Format::SemanticPng,
+        Format::Voc,
+        Format::YoloSeg,
+        Format::Cvat,
+        Format::Labelme,
+    ];
+
     /// The name used on the command line (`coco-panoptic`, `yolo-seg`, ...).
-    pub fn name(self) -> String {
-        use clap::ValueEnum;
-        self.to_possible_value()
-            .map(|v| v.get_name().to_string())
-            .unwrap_or_default()
+    pub fn name(self) -> &'static str {
+        match self {
+            Format::Project => "project",
+            Format::CocoPanoptic => "coco-panoptic",
+            Format::CocoInstance => "coco-instance",
+            Format::SemanticPng => "semantic-png",
+            Format::Voc => "voc",
+            Format::YoloSeg => "yolo-seg",
+            Format::Cvat => "cvat",
+            Format::Labelme => "labelme",
+        }
+    }
+
+    /// One line about the format, for `--help`.
+    pub fn description(self) -> &'static str {
+        match self {
+            Format::Project => "A Limner project folder",
+            Format::CocoPanoptic => "COCO panoptic JSON + PNG folder beside it",
+            Format::CocoInstance => "COCO instance JSON (polygons, RLE, compressed RLE)",
+            Format::SemanticPng => {
+                "Folder of single-channel PNGs of ontology ids (16-bit when needed)"
+            }
+            Format::Voc => {
+                "Pascal VOC SegmentationClass + SegmentationObject palette PNGs (255 = void)"
+            }
+            Format::YoloSeg => {
+                "Ultralytics YOLO segmentation labels + data.yaml (holes joined by zero-width cuts)"
+            }
+            Format::Cvat => "CVAT for images 1.1 XML (polygons, masks in CVAT's RLE)",
+            Format::Labelme => "LabelMe JSON per image (polygon, rectangle, circle, mask shapes)",
+        }
+    }
+
+    /// Guesses the format of a dataset at `path`: a project, VOC, YOLO or semantic-PNG
+    /// folder; a CVAT XML; a COCO JSON (panoptic when its PNG folder is beside it).
+    pub fn guess(path: &Path) -> Format {
+        if path.is_dir() {
+            if path.join(super::project::SETTINGS_FILE).exists() {
+                Format::Project
+            } else if path.join("SegmentationClass").is_dir() {
+                Format::Voc
+            } else if path.join("data.yaml").is_file() {
+                Format::YoloSeg
+            } else {
+                Format::SemanticPng
+            }
+        } else if path.extension().is_some_and(|e| e == "xml") {
+            Format::Cvat
+        } else if coco_panoptic::png_folder(path).is_dir() {
+            Format::CocoPanoptic
+        } else {
+            Format::CocoInstance
+        }
     }
 
     /// Where an export of this format goes inside a chosen `folder`: the JSON / XML file

@@ -23,7 +23,7 @@ use rayon::prelude::*;
 use serde::Deserialize;
 
 use super::{BACKGROUND, FOREGROUND, box_pixels, check_prompts, prediction, seed_map};
-use crate::core::geometry::BitMask;
+use crate::core::geometry::{BitMask, PixelRect};
 use crate::model::config::ModelConfig;
 use crate::model::prompt::{PromptKind, Prompts};
 use crate::model::{MaskPredictor, ModelError, Prediction};
@@ -253,7 +253,7 @@ const HARD: u64 = 1 << 40;
 /// The smoothness (n-link) part of the graph over `region`: it depends on the image
 /// and region only, so it is built once per prediction and shared by the iterations.
 pub struct Grid {
-    region: [u32; 4],
+    region: PixelRect,
     rw: usize,
     rh: usize,
     /// Capacity of the edge to the right / lower neighbour (both directions; 0 at the
@@ -268,7 +268,7 @@ pub struct Grid {
 impl Grid {
     /// GrabCut's contrast-sensitive smoothness weights γ·exp(-β|zm - zn|²), β from the
     /// region's mean squared neighbour difference.
-    pub fn new(image: &RgbImage, region: [u32; 4], gamma: f32) -> Grid {
+    pub fn new(image: &RgbImage, region: PixelRect, gamma: f32) -> Grid {
         let (w, h) = image.dimensions();
         let wu = w as usize;
         let raw = image.as_raw();
@@ -276,11 +276,8 @@ impl Grid {
             let p = &raw[3 * i..3 * i + 3];
             [f32::from(p[0]), f32::from(p[1]), f32::from(p[2])]
         };
-        let (rw, rh) = (
-            (region[2] - region[0]) as usize,
-            (region[3] - region[1]) as usize,
-        );
-        let idx = |x: usize, y: usize| (region[1] as usize + y) * wu + region[0] as usize + x;
+        let (rw, rh) = (region.width() as usize, region.height() as usize);
+        let idx = |x: usize, y: usize| (region.y0 as usize + y) * wu + region.x0 as usize + x;
         // β: 1 / (2 <|zm - zn|²>) over the region's neighbour pairs.
         let (mut sum, mut count) = (0f64, 0usize);
         for y in 0..rh {
@@ -312,8 +309,8 @@ impl Grid {
                 let (k, i) = (y * rw + x, idx(x, y));
                 let c = colour(i);
                 let (gx, gy) = (
-                    i64::from(region[0]) + x as i64,
-                    i64::from(region[1]) + y as i64,
+                    i64::from(region.x0) + x as i64,
+                    i64::from(region.y0) + y as i64,
                 );
                 let mut outside = |ox: i64, oy: i64| {
                     if ox >= 0 && oy >= 0 && ox < wi && oy < hi {
@@ -379,7 +376,7 @@ pub fn cut_once(
         [f32::from(p[0]), f32::from(p[1]), f32::from(p[2])]
     };
     let (region, rw, rh) = (grid.region, grid.rw, grid.rh);
-    let idx = |x: usize, y: usize| (region[1] as usize + y) * wu + region[0] as usize + x;
+    let idx = |x: usize, y: usize| (region.y0 as usize + y) * wu + region.x0 as usize + x;
     let (mut fg, mut bg) = (Vec::new(), Vec::new());
     for y in 0..rh {
         for x in 0..rw {
@@ -538,7 +535,7 @@ pub fn grabcut(
     let region = match prompts.bbox {
         Some(b) => box_pixels(b, w, h)
             .ok_or_else(|| ModelError::Prompt(format!("grabcut: the box {b:?} covers no pixel")))?,
-        None => [0, 0, w, h],
+        None => PixelRect::full(w, h),
     };
     if prompts.bbox.is_none() && !hard.contains(&FOREGROUND) {
         return Err(ModelError::Prompt(
@@ -550,7 +547,7 @@ pub fn grabcut(
     let wu = w as usize;
     let inside = |i: usize| {
         let (x, y) = ((i % wu) as u32, (i / wu) as u32);
-        x >= region[0] && x < region[2] && y >= region[1] && y < region[3]
+        x >= region.x0 && x < region.x1 && y >= region.y0 && y < region.y1
     };
     for (i, v) in hard.iter_mut().enumerate() {
         if !inside(i) {
@@ -827,9 +824,9 @@ mod tests {
                 }
             });
             let region = if case % 2 == 0 {
-                [0, 0, w, h]
+                PixelRect::full(w, h)
             } else {
-                [2, 3, w - 4, h - 2]
+                PixelRect::new(2, 3, w - 4, h - 2)
             };
             let grid = Grid::new(&img, region, 50.0);
             let spread = [300i64, 1500, 4000][case as usize % 3];

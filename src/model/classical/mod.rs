@@ -25,7 +25,7 @@ use serde::Deserialize;
 
 use super::prompt::Prompts;
 use super::{ModelError, Prediction};
-use crate::core::geometry::BitMask;
+use crate::core::geometry::{BitMask, PixelRect};
 
 /// Seed map value: no seed.
 pub const UNKNOWN: u8 = 0;
@@ -143,31 +143,18 @@ fn paint_segment(map: &mut [u8], width: u32, height: u32, a: [f32; 2], b: [f32; 
             map[(y * w + x) as usize] = v;
         }
     }
-    let x0 = ((a[0].min(b[0]) - r).floor() as i64).max(0);
-    let x1 = ((a[0].max(b[0]) + r).ceil() as i64).min(w);
-    let y0 = ((a[1].min(b[1]) - r).floor() as i64).max(0);
-    let y1 = ((a[1].max(b[1]) + r).ceil() as i64).min(h);
-    let (dx, dy) = (b[0] - a[0], b[1] - a[1]);
-    let len2 = dx * dx + dy * dy;
-    for y in y0..y1 {
-        for x in x0..x1 {
-            let (px, py) = (x as f32 + 0.5, y as f32 + 0.5);
-            let t = if len2 > 0.0 {
-                (((px - a[0]) * dx + (py - a[1]) * dy) / len2).clamp(0.0, 1.0)
-            } else {
-                0.0
-            };
-            let (qx, qy) = (a[0] + t * dx - px, a[1] + t * dy - py);
-            if qx * qx + qy * qy <= r * r {
-                map[(y * w + x) as usize] = v;
-            }
-        }
-    }
+    crate::core::stroke::for_each_pixel_near_segment(
+        width as usize,
+        height as usize,
+        a,
+        b,
+        r,
+        |x, y| map[y * width as usize + x] = v,
+    );
 }
 
-/// The box as whole pixels `[x0, y0, x1, y1)`, clamped to the image; `None` when it
-/// covers no pixel centre.
-pub fn box_pixels(bbox: [f32; 4], width: u32, height: u32) -> Option<[u32; 4]> {
+/// The box as whole pixels, clamped to the image; `None` when it covers no pixel centre.
+pub fn box_pixels(bbox: [f32; 4], width: u32, height: u32) -> Option<PixelRect> {
     let clamp = |v: f32, max: u32| (v.round().max(0.0) as u32).min(max);
     let (x0, x1) = (bbox[0].min(bbox[2]), bbox[0].max(bbox[2]));
     let (y0, y1) = (bbox[1].min(bbox[3]), bbox[1].max(bbox[3]));
@@ -177,7 +164,8 @@ pub fn box_pixels(bbox: [f32; 4], width: u32, height: u32) -> Option<[u32; 4]> {
         clamp(x1, width),
         clamp(y1, height),
     ];
-    (b[2] > b[0] && b[3] > b[1]).then_some(b)
+    let r = PixelRect::new(b[0], b[1], b[2], b[3]);
+    (!r.is_empty()).then_some(r)
 }
 
 /// Wraps a mask as a prediction (probability 1 inside, 0 outside).
@@ -352,7 +340,7 @@ mod tests {
     fn box_pixels_clamps_and_refuses_empty() {
         assert_eq!(
             box_pixels([-5.0, 2.0, 50.0, 8.0], 40, 20),
-            Some([0, 2, 40, 8])
+            Some(PixelRect::new(0, 2, 40, 8))
         );
         assert_eq!(box_pixels([5.0, 2.0, 5.2, 8.0], 40, 20), None);
     }

@@ -14,7 +14,7 @@ use serde::Deserialize;
 use super::{
     BACKGROUND, Connectivity, FOREGROUND, box_pixels, check_prompts, dist2, prediction, seed_map,
 };
-use crate::core::geometry::BitMask;
+use crate::core::geometry::{BitMask, PixelRect};
 use crate::model::config::ModelConfig;
 use crate::model::prompt::{PromptKind, Prompts};
 use crate::model::{MaskPredictor, ModelError, Prediction};
@@ -92,11 +92,11 @@ fn seed_colours(
 }
 
 /// Grows the region (see the module docs); `seeds` is a [`seed_map`], `region` the
-/// pixels `[x0, y0, x1, y1)` growth may enter.
+/// pixels growth may enter.
 pub fn region_grow(
     image: &RgbImage,
     seeds: &[u8],
-    region: [u32; 4],
+    region: PixelRect,
     params: &RegionGrowParams,
 ) -> BitMask {
     let (w, h) = image.dimensions();
@@ -129,10 +129,10 @@ pub fn region_grow(
         let (x, y) = ((i % wu) as i64, (i / wu) as i64);
         for &(dx, dy) in offsets {
             let (nx, ny) = (x + i64::from(dx), y + i64::from(dy));
-            if nx < i64::from(region[0])
-                || ny < i64::from(region[1])
-                || nx >= i64::from(region[2])
-                || ny >= i64::from(region[3])
+            if nx < i64::from(region.x0)
+                || ny < i64::from(region.y0)
+                || nx >= i64::from(region.x1)
+                || ny >= i64::from(region.y1)
             {
                 continue;
             }
@@ -167,7 +167,7 @@ impl MaskPredictor for RegionGrowPredictor {
             Some(b) => box_pixels(b, w, h).ok_or_else(|| {
                 ModelError::Prompt(format!("region-grow: the box {b:?} covers no pixel"))
             })?,
-            None => [0, 0, w, h],
+            None => PixelRect::full(w, h),
         };
         Ok(prediction(region_grow(image, &seeds, region, p)))
     }

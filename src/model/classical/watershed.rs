@@ -251,7 +251,7 @@ impl MaskPredictor for WatershedPredictor {
             })?;
             for y in 0..h {
                 for x in 0..w {
-                    if x < r[0] || y < r[1] || x >= r[2] || y >= r[3] {
+                    if x < r.x0 || y < r.y0 || x >= r.x1 || y >= r.y1 {
                         markers[y as usize * w as usize + x as usize] = BACKGROUND;
                     }
                 }

@@ -1,6 +1,8 @@
 //! Edits as command objects that apply and revert; undo is a stack of them.
 //! One polygon, one brush stroke, one merge = one command = one undo step.
 
+use std::collections::VecDeque;
+
 use crate::core::document::{ImageDocument, Segment};
 use crate::core::geometry::PixelRect;
 
@@ -142,10 +144,11 @@ impl Edit {
     }
 }
 
-/// Per-image undo / redo stacks.
+/// Per-image undo / redo stacks. The undo stack is bounded: the oldest step drops off
+/// its front when it is full.
 #[derive(Debug, Default)]
 pub struct History {
-    undo: Vec<Edit>,
+    undo: VecDeque<Edit>,
     redo: Vec<Edit>,
 }
 
@@ -158,9 +161,9 @@ impl History {
         if !edit.apply(doc) {
             return false;
         }
-        self.undo.push(edit);
+        self.undo.push_back(edit);
         if self.undo.len() > MAX_UNDO {
-            self.undo.remove(0);
+            self.undo.pop_front();
         }
         self.redo.clear();
         true
@@ -168,7 +171,7 @@ impl History {
 
     /// Reverts the last edit.
     pub fn undo(&mut self, doc: &mut ImageDocument) -> bool {
-        let Some(e) = self.undo.pop() else {
+        let Some(e) = self.undo.pop_back() else {
             return false;
         };
         let ok = e.inverse().apply(doc);
@@ -185,14 +188,14 @@ impl History {
         };
         let ok = e.apply(doc);
         if ok {
-            self.undo.push(e);
+            self.undo.push_back(e);
         }
         ok
     }
 
     /// The edit [`Self::undo`] would revert.
     pub fn next_undo(&self) -> Option<&Edit> {
-        self.undo.last()
+        self.undo.back()
     }
 
     /// The edit [`Self::redo`] would re-apply.
@@ -257,5 +260,23 @@ mod tests {
             !h.apply(&mut doc, Edit::add(seg(9))),
             "duplicate id refused"
         );
+    }
+
+    #[test]
+    fn the_oldest_step_drops_off_when_the_stack_is_full() {
+        let mut doc = ImageDocument::new("a.png", 4, 4);
+        let mut h = History::default();
+        let n = MAX_UNDO as u32 + 3;
+        for id in 1..=n {
+            assert!(h.apply(&mut doc, Edit::add(seg(id))));
+        }
+        let mut undone = 0;
+        while h.undo(&mut doc) {
+            undone += 1;
+        }
+        assert_eq!(undone, MAX_UNDO);
+        // The three oldest adds can no longer be undone; the newest ones were.
+        let ids: Vec<u32> = doc.segments.iter().map(|s| s.id).collect();
+        assert_eq!(ids, [1, 2, 3]);
     }
 }

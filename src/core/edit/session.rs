@@ -249,8 +249,8 @@ impl ImageSession {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::app::paint::{BrushMode, BrushTarget, brush_edit, erase_edit, stamp_line};
     use crate::core::document::{Geometry, Segment, Source};
+    use crate::core::edit::paint::{BrushMode, BrushTarget, brush_edit, erase_edit, stamp_line};
     use crate::core::geometry::{BitMask, PolygonWithHoles};
 
     /// xorshift64*: deterministic, no dependency.

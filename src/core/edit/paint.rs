@@ -30,26 +30,10 @@ pub enum BrushMode {
 /// Stamps a disk of `radius` image pixels at every step along a-b into `mask`
 /// (pixel centres within the radius, as the polygon fill rule samples centres).
 pub fn stamp_line(mask: &mut BitMask, a: [f32; 2], b: [f32; 2], radius: f32) {
-    let (dx, dy) = (b[0] - a[0], b[1] - a[1]);
-    let len2 = dx * dx + dy * dy;
-    let x0 = (a[0].min(b[0]) - radius).floor().max(0.0) as i64;
-    let x1 = ((a[0].max(b[0]) + radius).ceil() as i64).min(i64::from(mask.width));
-    let y0 = (a[1].min(b[1]) - radius).floor().max(0.0) as i64;
-    let y1 = ((a[1].max(b[1]) + radius).ceil() as i64).min(i64::from(mask.height));
-    for y in y0..y1 {
-        for x in x0..x1 {
-            let (px, py) = (x as f32 + 0.5, y as f32 + 0.5);
-            let t = if len2 > 0.0 {
-                (((px - a[0]) * dx + (py - a[1]) * dy) / len2).clamp(0.0, 1.0)
-            } else {
-                0.0
-            };
-            let (qx, qy) = (a[0] + t * dx - px, a[1] + t * dy - py);
-            if qx * qx + qy * qy <= radius * radius {
-                mask.set(x, y, true);
-            }
-        }
-    }
+    let (w, h) = (mask.width as usize, mask.height as usize);
+    crate::core::stroke::for_each_pixel_near_segment(w, h, a, b, radius, |x, y| {
+        mask.data[y * w + x] = 1;
+    });
 }
 
 /// The pixels of `seg` within `rect` (row-major, `rect`-sized, 0 or 1). A bitmap that
