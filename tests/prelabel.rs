@@ -230,3 +230,44 @@ fn yolo_seg_decoding_matches_the_numpy_reference() {
     assert!(Prelabeler::load(&click).is_err());
     assert!(limner::model::load_predictor(&models.join("yolo.json")).is_err());
 }
+
+#[test]
+fn the_app_prelabels_on_a_worker_and_leaves_the_open_image_alone() {
+    use egui_kittest::Harness;
+    use std::time::{Duration, Instant};
+    let tmp = tempfile::tempdir().unwrap();
+    let models = models(tmp.path());
+    let root = tmp.path().join("proj");
+    std::fs::create_dir_all(root.join("images")).unwrap();
+    for n in ["a.png", "b.png", "c.png"] {
+        scene().save(root.join("images").join(n)).unwrap();
+    }
+    let ontology = Ontology {
+        categories: vec![category(1, "car", true), category(2, "sky", false)],
+        ..Default::default()
+    };
+    let p = Project::create(&root, "p", "images", ontology).unwrap();
+    let app = limner::app::LimnerApp::new(p.clone(), None);
+    let mut h = Harness::builder()
+        .with_size(egui::vec2(1100.0, 700.0))
+        .build_eframe(|_| app);
+    h.step();
+    h.state_mut().prelabel_with(models.join("semantic.json"));
+    let start = Instant::now();
+    while h.state().jobs.is_running("pre-label") {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "pre-label never finished"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+        h.step();
+    }
+    h.step();
+    // a.png is on screen: left alone; b and c are labeled and saved.
+    assert!(p.load_document("a.png").unwrap().segments.is_empty());
+    for n in ["b.png", "c.png"] {
+        let d = p.load_document(n).unwrap();
+        assert_eq!(d.segments.len(), 3, "{n}");
+        assert!(d.segments.iter().all(|s| s.source == Source::Model));
+    }
+}

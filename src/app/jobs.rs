@@ -158,6 +158,7 @@ pub const FOLDER_DIALOG: &str = "folder dialog";
 pub const EXPORT: &str = "export";
 pub const GOLD: &str = "gold labels";
 pub const COMPARE: &str = "gold comparison";
+pub const PRELABEL: &str = "pre-label";
 
 #[cfg(test)]
 mod tests {

@@ -139,6 +139,18 @@ pub struct LimnerApp {
     pub accept_as_polygon: bool,
     /// Douglas–Peucker tolerance (px) for those polygons; 0 = exact pixel-edge polygons.
     pub polygon_tolerance: f64,
+    /// A running pre-label job: (images done, images in all, cancel).
+    prelabel: Option<PrelabelProgress>,
+    /// Pre-label replaces earlier model segments (else only unlabeled images).
+    prelabel_replace: bool,
+}
+
+/// Progress of a pre-label job, shared with its worker.
+#[derive(Clone, Default)]
+struct PrelabelProgress {
+    done: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    total: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    cancel: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl LimnerApp {
@@ -251,6 +263,115 @@ impl LimnerApp {
         );
     }
 
+    /// Pre-labels the project with the model config `config` (kind `semantic` or
+    /// `yolo-seg`) on a worker thread: every image without a person's segments except
+    /// the one on screen, each saved when done (see `model::prelabel`). Progress and a
+    /// cancel button show in the toolbar; the image list is refreshed at the end.
+    pub fn prelabel_with(&mut self, config: PathBuf) {
+        use crate::model::prelabel::{self, Mode, Prelabeler};
+        use std::sync::atomic::Ordering;
+        if self.prelabel.is_some() {
+            return;
+        }
+        self.flush();
+        let progress = PrelabelProgress::default();
+        self.prelabel = Some(progress.clone());
+        let project = self.project.clone();
+        let open = self.images.get(self.current).map(|e| e.name.clone());
+        let user = self.review.user.clone();
+        let mode = if self.prelabel_replace {
+            Mode::ReplaceModel
+        } else {
+            Mode::Add
+        };
+        let work = move || -> Result<String, String> {
+            let cfg = crate::model::ModelConfig::load(&config).map_err(|e| e.to_string())?;
+            let mut model = Prelabeler::load(&cfg).map_err(|e| e.to_string())?;
+            let r = prelabel::prelabel_project(
+                &project,
+                &mut model,
+                None,
+                mode,
+                &user,
+                &|name| open.as_deref() == Some(name),
+                |done, total| {
+                    progress.done.store(done, Ordering::Relaxed);
+                    progress.total.store(total, Ordering::Relaxed);
+                    !progress.cancel.load(Ordering::Relaxed)
+                },
+            )
+            .map_err(|e| e.to_string())?;
+            let mut m = format!(
+                "Pre-labeled {} image(s) with {} segment(s){}; kept {} a person labeled, {} already done, {} with other model segments, skipped the open image",
+                r.labeled,
+                r.segments,
+                if r.cancelled { " (cancelled)" } else { "" },
+                r.kept_human,
+                r.already_done,
+                r.kept_model
+            );
+            for f in r.failed.iter().take(3) {
+                m.push_str(&format!("\nfailed: {f}"));
+            }
+            Ok(m)
+        };
+        self.jobs
+            .spawn(jobs::PRELABEL, AtExit::Abandon, work, |app, _, result| {
+                app.prelabel = None;
+                app.refresh_image_entries();
+                match result {
+                    Ok(m) => app.toast(m),
+                    Err(e) => app.toast_error(format!("Pre-label failed: {e}")),
+                }
+            });
+    }
+
+    /// Re-reads every image's status, tags and gold flag from disk (after a job wrote
+    /// documents), keeping the image on screen as it is.
+    fn refresh_image_entries(&mut self) {
+        for e in &mut self.images {
+            let p = self.project.annotation_path(&e.name);
+            if let Some(d) = p
+                .exists()
+                .then(|| self.project.read_document_file(&p).ok())
+                .flatten()
+            {
+                e.status = d.status;
+                e.gold = d.gold;
+                e.tags = d.tags;
+            }
+        }
+    }
+
+    /// The pre-label job's progress and its cancel button, while it runs.
+    fn prelabel_status_ui(&mut self, ui: &mut egui::Ui) {
+        use std::sync::atomic::Ordering;
+        let Some(p) = &self.prelabel else { return };
+        let (done, total) = (
+            p.done.load(Ordering::Relaxed),
+            p.total.load(Ordering::Relaxed),
+        );
+        ui.separator();
+        ui.add(
+            egui::ProgressBar::new(if total == 0 {
+                0.0
+            } else {
+                done as f32 / total as f32
+            })
+            .desired_width(120.0)
+            .text(format!("pre-label {done}/{total}")),
+        );
+        if ui
+            .button("Cancel")
+            .on_hover_text("Stop after the current image; what is done stays saved")
+            .clicked()
+        {
+            p.cancel.store(true, Ordering::Relaxed);
+        }
+        ui.ctx()
+            .request_repaint_after(std::time::Duration::from_millis(200));
+    }
+
     /// True while an export runs.
     pub fn is_exporting(&self) -> bool {
         self.jobs.is_running(jobs::EXPORT)
@@ -309,6 +430,8 @@ impl LimnerApp {
             draft: PromptDraft::default(),
             accept_as_polygon: false,
             polygon_tolerance: 1.0,
+            prelabel: None,
+            prelabel_replace: false,
         };
         for w in warnings {
             app.toast_error(format!("{}: {}", w.path.display(), w.message));
@@ -932,6 +1055,7 @@ impl LimnerApp {
             ui.checkbox(&mut self.canvas.outline_only, "outlines");
             ui.separator();
             self.image_status_ui(ui);
+            self.prelabel_status_ui(ui);
         });
     }
 
@@ -962,6 +1086,39 @@ impl LimnerApp {
                         self.export_as(*f, None);
                         ui.close();
                     }
+                }
+            });
+            ui.separator();
+            ui.menu_button("Pre-label", |ui| {
+                ui.checkbox(&mut self.prelabel_replace, "Replace earlier model segments")
+                    .on_hover_text("Otherwise only images without segments are labeled; images a person labeled are never changed");
+                let dir = crate::model::config::default_model_config()
+                    .and_then(|p| p.parent().map(std::path::Path::to_path_buf));
+                let found = dir
+                    .as_deref()
+                    .map(crate::model::config::list_prelabel_models)
+                    .unwrap_or_default();
+                for (name, path) in found {
+                    if ui
+                        .add_enabled(self.prelabel.is_none(), egui::Button::new(name))
+                        .clicked()
+                    {
+                        self.prelabel_with(path);
+                        ui.close();
+                    }
+                }
+                if ui
+                    .add_enabled(self.prelabel.is_none(), egui::Button::new("Model config…"))
+                    .on_hover_text("A semantic or yolo-seg model config (see the README)")
+                    .clicked()
+                {
+                    if let Some(p) = rfd::FileDialog::new()
+                        .add_filter("model config", &["json"])
+                        .pick_file()
+                    {
+                        self.prelabel_with(p);
+                    }
+                    ui.close();
                 }
             });
             ui.separator();

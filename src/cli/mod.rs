@@ -403,9 +403,11 @@ fn prelabel(
         images,
         mode,
         &crate::core::qa::user_name(user),
+        &|_| false,
         |done, total| {
             bar.set_length(total as u64);
             bar.set_position(done as u64);
+            true
         },
     )?;
     bar.finish_and_clear();

@@ -136,6 +136,23 @@ pub fn list_models(dir: &Path) -> Vec<(String, PathBuf)> {
     out
 }
 
+/// The pre-labeling model configs (`semantic`, `yolo-seg`) in `dir`, as `(name, path)`
+/// sorted by name.
+pub fn list_prelabel_models(dir: &Path) -> Vec<(String, PathBuf)> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut out: Vec<(String, PathBuf)> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .filter_map(|p| ModelConfig::load(&p).ok())
+        .filter(|c| matches!(c.kind, ModelKind::Semantic | ModelKind::YoloSeg))
+        .map(|c| (c.name, c.path))
+        .collect();
+    out.sort();
+    out
+}
+
 /// The shipped default model's config, relative to the crate root.
 pub const DEFAULT_MODEL_CONFIG: &str = "models/limner-click-v2.json";
 

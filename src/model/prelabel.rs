@@ -586,20 +586,26 @@ pub struct PrelabelReport {
     pub kept_model: usize,
     /// Images that failed, with the reason; the others went on.
     pub failed: Vec<String>,
+    /// Images left out because the caller asked (the image open in the app).
+    pub skipped: usize,
+    /// True when the run was stopped before the last image.
+    pub cancelled: bool,
 }
 
 /// Pre-labels the project's images (those matching `pattern`, a glob on the file name
 /// relative to the images folder). Each image is saved atomically as soon as it is
 /// done, so an interrupted run loses nothing and a re-run skips what this model already
-/// labeled. An image with any segment a person made is never changed.
-/// `progress(done, total)` is called after each image.
+/// labeled. An image with any segment a person made is never changed, nor one `skip`
+/// names (the app's open image). `progress(done, total)` is called after each image;
+/// when it returns false the run stops there (cancel), everything done so far kept.
 pub fn prelabel_project(
     project: &crate::core::project::Project,
     model: &mut Prelabeler,
     pattern: Option<&str>,
     mode: Mode,
     user: &str,
-    mut progress: impl FnMut(usize, usize),
+    skip: &dyn Fn(&str) -> bool,
+    mut progress: impl FnMut(usize, usize) -> bool,
 ) -> crate::core::error::Result<PrelabelReport> {
     use crate::core::document::{Action, Geometry, Segment, Source};
     use crate::core::error::Error;
@@ -626,6 +632,14 @@ pub fn prelabel_project(
         project.ontology.active_categories().map(|c| c.id).collect();
     let mut r = PrelabelReport::default();
     for (k, name) in names.iter().enumerate() {
+        if skip(name) {
+            r.skipped += 1;
+            if !progress(k + 1, names.len()) {
+                r.cancelled = k + 1 < names.len();
+                break;
+            }
+            continue;
+        }
         let step = (|| -> Result<(), String> {
             let mut doc = project.load_document(name).map_err(|e| e.to_string())?;
             if doc.segments.iter().any(|s| s.source != Source::Model) {
@@ -690,7 +704,10 @@ pub fn prelabel_project(
         if let Err(e) = step {
             r.failed.push(format!("{name}: {e}"));
         }
-        progress(k + 1, names.len());
+        if !progress(k + 1, names.len()) {
+            r.cancelled = k + 1 < names.len();
+            break;
+        }
     }
     Ok(r)
 }
