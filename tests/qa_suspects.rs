@@ -184,3 +184,60 @@ fn planted_label_errors_rank_at_the_top() {
         "planted errors not at the top: {ranks:?}"
     );
 }
+
+#[test]
+fn the_app_finds_suspects_and_k_jumps_to_them_zoomed() {
+    use egui_kittest::Harness;
+    use std::time::{Duration, Instant};
+    let tmp = tempfile::tempdir().unwrap();
+    let (proj, planted) = planted_project(tmp.path());
+    let project = limner::core::project::Project::open(&proj).unwrap();
+    let app = limner::app::LimnerApp::with_project(project);
+    let mut h = Harness::builder()
+        .with_size(egui::vec2(1100.0, 700.0))
+        .build_eframe(|_| app);
+    h.step();
+    h.state_mut().find_suspects();
+    let start = Instant::now();
+    while h.state().jobs.is_running("label suspects") {
+        assert!(
+            start.elapsed() < Duration::from_secs(120),
+            "suspects never finished"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+        h.step();
+    }
+    h.step();
+    let top = h.state().review.suspects[0].clone();
+    assert!(
+        planted
+            .iter()
+            .any(|(img, id, _)| *img == top.image && *id == top.segment)
+    );
+    h.key_press(egui::Key::K);
+    let start = Instant::now();
+    while !(h.state().canvas.has_image() && h.state().images[h.state().current].name == top.image) {
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "suspect image never opened"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+        h.step();
+    }
+    h.step();
+    assert_eq!(h.state().canvas.selected, Some(top.segment));
+    // The view is centred on the suspect's box (within a few dozen px: the side panel
+    // may change width once a segment is selected).
+    let [x, y, w, bh] = top.bbox;
+    let c = h.state().canvas.view.screen_from_image(egui::pos2(
+        x as f32 + w as f32 / 2.0,
+        y as f32 + bh as f32 / 2.0,
+    ));
+    let r = h.state().review_canvas_rect();
+    let d = c - r.center();
+    assert!(
+        d.x.abs() < r.width() / 8.0 && d.y.abs() < r.height() / 8.0,
+        "{c:?} vs {:?}",
+        r.center()
+    );
+}

@@ -176,6 +176,7 @@ commands! {
     PinComment,
     ToggleDisagreement,
     NextWorstSegment,
+    NextSuspect,
     ToggleHelp,
 }
 
@@ -256,6 +257,7 @@ impl Command {
             Command::PinComment => keys![S::plain(Key::M)],
             Command::ToggleDisagreement => keys![S::plain(Key::G)],
             Command::NextWorstSegment => keys![S::plain(Key::J)],
+            Command::NextSuspect => keys![S::plain(Key::K)],
             Command::ToggleHelp => keys![
                 S::plain(Key::Questionmark),
                 S::with(Modifiers::SHIFT, Key::Slash),
@@ -288,6 +290,7 @@ impl Command {
             Command::PinComment => "Pin comment",
             Command::ToggleDisagreement => "Show disagreement",
             Command::NextWorstSegment => "Next worst segment",
+            Command::NextSuspect => "Next label suspect",
             Command::ToggleHelp => "Shortcuts",
             // Tool commands: the tool's own name.
             _ => self.tool().map_or("", Tool::label),
@@ -319,6 +322,9 @@ impl Command {
             Command::PinComment => "pin a comment at the cursor",
             Command::ToggleDisagreement => "show / hide disagreement with gold labels",
             Command::NextWorstSegment => "jump to the next worst segment vs gold",
+            Command::NextSuspect => {
+                "jump to the next segment the click model disagrees with (Review → Find label suspects)"
+            }
             Command::ToggleHelp => "this help",
             _ => self.tool().map_or("", Tool::help),
         }
@@ -342,7 +348,8 @@ impl Command {
             | Command::RejectImage
             | Command::PinComment
             | Command::ToggleDisagreement
-            | Command::NextWorstSegment => Group::Review,
+            | Command::NextWorstSegment
+            | Command::NextSuspect => Group::Review,
             Command::ToggleHelp => Group::Help,
             _ => Group::Tools,
         }

@@ -159,6 +159,7 @@ pub const EXPORT: &str = "export";
 pub const GOLD: &str = "gold labels";
 pub const COMPARE: &str = "gold comparison";
 pub const PRELABEL: &str = "pre-label";
+pub const SUSPECTS: &str = "label suspects";
 
 #[cfg(test)]
 mod tests {

@@ -512,6 +512,10 @@ impl LimnerApp {
                         .prepare_file(self.project.image_path(&next.name));
                 }
                 self.current_rgb = Some(img.rgb);
+                if let Some((segment, bbox)) = self.review.pending_focus.take() {
+                    self.canvas.selected = Some(segment);
+                    self.zoom_to_bbox(bbox);
+                }
             }
             Ok(_) => {}
             Err(e) => self.toast_error(e),
@@ -697,7 +701,8 @@ impl LimnerApp {
             | Command::RejectImage
             | Command::PinComment
             | Command::ToggleDisagreement
-            | Command::NextWorstSegment => self.run_review_command(ctx, command),
+            | Command::NextWorstSegment
+            | Command::NextSuspect => self.run_review_command(ctx, command),
             Command::DeleteSegment
             | Command::ZoomIn
             | Command::ZoomOut

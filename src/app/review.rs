@@ -113,6 +113,21 @@ pub struct Review {
     worst_cursor: usize,
     /// Canvas area of the last frame, for zooming to a segment.
     canvas_rect: Rect,
+    /// Segments the click model disagrees with, most suspect first (K steps them).
+    pub suspects: Vec<SuspectItem>,
+    suspect_cursor: usize,
+    /// Segment to select and zoom to once the image being opened is on screen.
+    pub(super) pending_focus: Option<(u32, [u32; 4])>,
+}
+
+/// One entry of the suspects queue.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SuspectItem {
+    pub image: String,
+    pub segment: u32,
+    /// COCO `[x, y, w, h]` of the label and the model's mask together.
+    pub bbox: [u32; 4],
+    pub score: f64,
 }
 
 impl Default for Review {
@@ -132,6 +147,9 @@ impl Default for Review {
             diff: None,
             worst_cursor: 0,
             canvas_rect: Rect::NOTHING,
+            suspects: Vec::new(),
+            suspect_cursor: 0,
+            pending_focus: None,
         }
     }
 }
@@ -359,7 +377,97 @@ impl LimnerApp {
         self.zoom_to_bbox(seg.bbox);
     }
 
-    fn zoom_to_bbox(&mut self, [x, y, w, h]: [u32; 4]) {
+    /// Runs `qa suspects` on the project (the default click model, on the job queue);
+    /// K then steps through the result.
+    pub fn find_suspects(&mut self) {
+        if self.jobs.is_running(super::jobs::SUSPECTS) {
+            return;
+        }
+        self.flush();
+        let root = self.project.root.clone();
+        let work = move || -> Result<Vec<SuspectItem>, String> {
+            use crate::model::suspects;
+            let set = crate::core::qa::LabelSet::load(&root, None).map_err(|e| e.to_string())?;
+            let images = set.images_dir.clone().unwrap_or_else(|| root.clone());
+            let config = crate::model::config::resolve_model(None).map_err(|e| e.to_string())?;
+            let mut predictor = crate::model::load_predictor(&config).map_err(|e| e.to_string())?;
+            let (found, _) = suspects::find_suspects(
+                &set,
+                &images,
+                predictor.as_mut(),
+                &suspects::SuspectOptions::default(),
+                |_, _| {},
+            )
+            .map_err(|e| e.to_string())?;
+            Ok(found
+                .into_iter()
+                .map(|s| {
+                    let b = s.label.bounds().union(s.check.mask.bounds());
+                    SuspectItem {
+                        image: s.image,
+                        segment: s.segment_id,
+                        bbox: [b.x0, b.y0, b.width(), b.height()],
+                        score: s.check.score,
+                    }
+                })
+                .collect())
+        };
+        self.toast("Looking for label suspects (the click model checks every segment)…");
+        self.jobs.spawn(
+            super::jobs::SUSPECTS,
+            super::jobs::AtExit::Abandon,
+            work,
+            |app, _, result| match result {
+                Ok(items) => {
+                    let n = items.len();
+                    app.review.suspects = items;
+                    app.review.suspect_cursor = 0;
+                    app.toast(format!(
+                        "{n} segment(s) checked, most suspect first: {} jumps to the next",
+                        Command::NextSuspect.shortcut_text()
+                    ));
+                }
+                Err(e) => app.toast_error(format!("Label suspects: {e}")),
+            },
+        );
+    }
+
+    /// Opens the next suspect's image (if needed), selects the segment, zooms to it.
+    pub fn jump_to_next_suspect(&mut self) {
+        if self.review.suspects.is_empty() {
+            self.toast("No suspects yet (Review → Find label suspects)");
+            return;
+        }
+        let k = self.review.suspect_cursor % self.review.suspects.len();
+        self.review.suspect_cursor = k + 1;
+        let item = self.review.suspects[k].clone();
+        let Some(index) = self.images.iter().position(|e| e.name == item.image) else {
+            self.toast_error(format!("{} is not in the image list", item.image));
+            return;
+        };
+        if index == self.current && self.canvas.has_image() {
+            self.canvas.selected = Some(item.segment);
+            self.zoom_to_bbox(item.bbox);
+        } else {
+            self.open_image(index);
+            self.review.pending_focus = Some((item.segment, item.bbox));
+        }
+        self.toast(format!(
+            "Suspect {} of {}: {} segment {} (score {:.2})",
+            k + 1,
+            self.review.suspects.len(),
+            item.image,
+            item.segment,
+            item.score
+        ));
+    }
+
+    /// The canvas area of the last frame (where segments are zoomed into).
+    pub fn review_canvas_rect(&self) -> Rect {
+        self.review.canvas_rect
+    }
+
+    pub(super) fn zoom_to_bbox(&mut self, [x, y, w, h]: [u32; 4]) {
         let viewport = self.review.canvas_rect;
         if !viewport.is_positive() {
             return;
@@ -388,6 +496,7 @@ impl LimnerApp {
                 }
             }
             Command::NextWorstSegment => self.jump_to_next_worst(),
+            Command::NextSuspect => self.jump_to_next_suspect(),
             Command::PinComment => {
                 if let Some(p) = ctx.input(|i| i.pointer.hover_pos())
                     && self.review.canvas_rect.contains(p)
@@ -423,6 +532,21 @@ impl LimnerApp {
                 .clicked()
             {
                 self.toggle_review_mode();
+                ui.close();
+            }
+            ui.separator();
+            if ui
+                .add_enabled(
+                    !self.jobs.is_running(super::jobs::SUSPECTS),
+                    egui::Button::new("Find label suspects"),
+                )
+                .on_hover_text(format!(
+                    "The click model checks every segment of the project; {} then jumps to the next suspect, zoomed",
+                    Command::NextSuspect.shortcut_text()
+                ))
+                .clicked()
+            {
+                self.find_suspects();
                 ui.close();
             }
             ui.separator();
