@@ -323,7 +323,7 @@ impl Command {
             Command::ToggleDisagreement => "show / hide disagreement with gold labels",
             Command::NextWorstSegment => "jump to the next worst segment vs gold",
             Command::NextSuspect => {
-                "jump to the next segment the click model disagrees with (Review → Find label suspects)"
+                "jump to the next segment the click model disagrees with (Review > Find label suspects)"
             }
             Command::ToggleHelp => "this help",
             _ => self.tool().map_or("", Tool::help),

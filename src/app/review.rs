@@ -435,7 +435,7 @@ impl LimnerApp {
     /// Opens the next suspect's image (if needed), selects the segment, zooms to it.
     pub fn jump_to_next_suspect(&mut self) {
         if self.review.suspects.is_empty() {
-            self.toast("No suspects yet (Review → Find label suspects)");
+            self.toast("No suspects yet (Review > Find label suspects)");
             return;
         }
         let k = self.review.suspect_cursor % self.review.suspects.len();
