@@ -258,6 +258,10 @@ pub fn compare_classes(a: &Dataset, b: &Dataset) -> Vec<Diff> {
 /// Python or pip is unavailable.
 pub fn python_with(venv: &str, import_check: &str, packages: &[&str]) -> PathBuf {
     use std::process::Command;
+    // Tests of one binary run on parallel threads: one of them makes the venv while the
+    // others wait (two `python -m venv` on one folder fail with "File exists").
+    static MAKING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _one_at_a_time = MAKING.lock().unwrap_or_else(|e| e.into_inner());
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(venv);
     let py = dir.join("bin/python");
     let works = |py: &Path| {
