@@ -676,18 +676,23 @@ fn predict(
             return ExitCode::from(2);
         }
     };
-    let run = || -> anyhow::Result<()> {
+    // Buffers are dropped as soon as they are used and reused in place: a large image
+    // costs about 10 bytes a pixel at the peak (see the README's limits).
+    let run = move || -> anyhow::Result<()> {
         let config = crate::model::config::resolve_model(model.as_deref())?;
         let mut predictor = crate::model::load_predictor(&config)?;
         let pred = predictor.predict(&img, &p)?;
+        drop(img);
         // The clean-up the app applies to the mask it shows.
         let mask = crate::model::postprocess::apply(&pred.mask, &p, clean_up);
-        let png = image::GrayImage::from_raw(
-            mask.width,
-            mask.height,
-            mask.data.iter().map(|&v| v * 255).collect(),
-        )
-        .ok_or_else(|| anyhow::anyhow!("mask size mismatch"))?;
+        drop(pred);
+        let (width, height) = (mask.width, mask.height);
+        let mut data = mask.data;
+        for v in &mut data {
+            *v *= 255;
+        }
+        let png = image::GrayImage::from_raw(width, height, data)
+            .ok_or_else(|| anyhow::anyhow!("mask size mismatch"))?;
         let mut bytes = Vec::new();
         png.write_to(
             &mut std::io::Cursor::new(&mut bytes),

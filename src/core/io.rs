@@ -220,7 +220,8 @@ pub fn read_rgb_image(path: &Path) -> Result<RgbImage> {
     let img = reader
         .decode()
         .map_err(|e| Error::image(path, e.to_string()))?;
-    Ok(img.to_rgb8())
+    // `into_rgb8` reuses an RGB decode instead of copying it (3 bytes a pixel saved).
+    Ok(img.into_rgb8())
 }
 
 /// Image file extensions Limner lists when it scans a folder.
