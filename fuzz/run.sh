@@ -18,13 +18,14 @@ fi
 
 command -v cargo-afl >/dev/null || cargo install cargo-afl --locked
 cargo afl config --build 2>/dev/null || true   # builds AFL++ once; a no-op after
-cargo afl build --release --locked
+# FUZZ_NO_BUILD=1 fuzzes the harness already built (while the tree is being edited).
+[ "${FUZZ_NO_BUILD:-}" = 1 ] || cargo afl build --release --locked
 
 export AFL_SKIP_CPUFREQ=1 AFL_NO_UI=1 AFL_I_DONT_CARE_ABOUT_MISSING_CRASHES=1
 export AFL_NO_AFFINITY=1
 for t in "${targets[@]}"; do
   echo "== $t: ${secs} s"
-  rm -rf "out/$t"
+  rm -rf "out/$t"; mkdir -p out
   LIMNER_FUZZ_TARGET="$t" cargo afl fuzz -i "seeds/$t" -o "out/$t" -t 5000 -V "$secs" \
     target/release/limner-fuzz > "out-$t.log" 2>&1 || true
   mkdir -p "out/$t"; mv "out-$t.log" "out/$t/afl.log"

@@ -232,6 +232,9 @@ fn ontology_rename_in_the_panel_keeps_the_id() {
     let field = h.get_by_label("Name:");
     field.focus();
     h.step();
+    // The field starts with the class's name: replace it.
+    h.key_press_modifiers(Modifiers::COMMAND, egui::Key::A);
+    h.step();
     h.get_by_label("Name:").type_text("widget");
     h.step();
     h.get_by_label("rename").click();

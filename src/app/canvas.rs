@@ -150,7 +150,18 @@ pub struct Canvas {
     stroke_mask: Option<crate::core::geometry::BitMask>,
     stroke_path: Vec<[f32; 2]>,
     needs_fit: bool,
+    /// Where the box being dragged ends now (image coordinates).
+    box_now: Option<[f32; 2]>,
+    /// The selected segment's outline rings in image coordinates, for the session
+    /// revision and segment they were traced from.
+    selected_outline: Option<((u64, u32), Vec<Vec<Point>>)>,
+    /// A polygon, prompts or a stroke was in progress when this frame began.
+    had_work_in_progress: bool,
 }
+
+/// The colour of the model's preview mask; no new class gets it
+/// ([`crate::core::ontology::new_class_color`]).
+pub const PREVIEW_COLOR: crate::core::ontology::Color = crate::core::ontology::Color([0, 230, 255]);
 
 impl Default for Canvas {
     fn default() -> Self {
@@ -179,6 +190,9 @@ impl Default for Canvas {
             stroke_mask: None,
             stroke_path: Vec::new(),
             needs_fit: true,
+            box_now: None,
+            selected_outline: None,
+            had_work_in_progress: false,
         }
     }
 }
@@ -205,6 +219,8 @@ impl Canvas {
         self.overlay_key = None;
         self.drawing.clear();
         self.selected = None;
+        self.selected_outline = None;
+        self.box_now = None;
         self.needs_fit = true;
     }
 
@@ -325,6 +341,10 @@ impl Canvas {
             return out;
         }
         let panning = self.view_input(ui, &response, commands);
+        self.had_work_in_progress = !self.drawing.is_empty()
+            || !draft.is_empty()
+            || draft.preview.is_some()
+            || self.stroke_mask.is_some();
         if let Some(texture) = &self.image {
             texture.paint(&painter, &self.view, Color32::WHITE);
         }
@@ -338,6 +358,7 @@ impl Canvas {
 
         self.draw_hover_info(&painter, &response, session, ontology);
         self.draw_selected_outline(&painter, session);
+        self.draw_selected_mask_outline(&painter, session);
 
         // The snapping index (every vertex and edge) serves the polygon tool only: build
         // it when that tool is in use, not after every brush stroke.
@@ -371,6 +392,11 @@ impl Canvas {
                     self.brush_tool(&response, commands, session, active_class, &mut out)
                 }
             }
+        }
+        // Esc with nothing in progress drops the selection (the tools' own Esc, for a
+        // polygon or prompts in progress, ran above and left them empty).
+        if commands.contains(&Command::Cancel) && !self.had_work_in_progress {
+            self.selected = None;
         }
         self.draw_prompts(ui.ctx(), &painter, draft);
         if commands.contains(&Command::DeleteSegment)
@@ -513,6 +539,55 @@ impl Canvas {
                 }
             }
         }
+    }
+
+    /// The selected bitmap segment's outline: its pixel edges, traced once per edit of
+    /// the image (within the segment's bounds) and kept.
+    fn draw_selected_mask_outline(
+        &mut self,
+        painter: &egui::Painter,
+        session: Option<&ImageSession>,
+    ) {
+        let (Some(sel), Some(s)) = (self.selected, session) else {
+            return;
+        };
+        let Some(seg) = s
+            .doc
+            .segment(sel)
+            .filter(|g| matches!(g.geometry, Geometry::Rle { .. }))
+        else {
+            return;
+        };
+        let key = (s.revision, sel);
+        if self.selected_outline.as_ref().map(|(k, _)| *k) != Some(key) {
+            let rings = mask_outline(seg, s.doc.image.width, s.doc.image.height);
+            self.selected_outline = Some((key, rings));
+        }
+        if let Some((_, rings)) = &self.selected_outline {
+            for ring in rings {
+                let pts: Vec<Pos2> = ring
+                    .iter()
+                    .map(|v| {
+                        self.view
+                            .screen_from_image(Pos2::new(v[0] as f32, v[1] as f32))
+                    })
+                    .collect();
+                painter.add(egui::Shape::closed_line(
+                    pts,
+                    Stroke::new(2.0, Color32::YELLOW),
+                ));
+            }
+        }
+    }
+
+    /// The box being dragged: where it started and where it ends now (image coordinates).
+    pub fn box_in_progress(&self, draft: &PromptDraft) -> Option<([f32; 2], [f32; 2])> {
+        draft.box_start.zip(self.box_now)
+    }
+
+    /// The selected segment's outline rings (image coordinates) as drawn now, for tests.
+    pub fn selected_outline(&self) -> Option<&[Vec<Point>]> {
+        self.selected_outline.as_ref().map(|(_, r)| r.as_slice())
     }
 
     /// Click: a flood fill by colour tolerance becomes a new segment of the active class.
@@ -743,10 +818,15 @@ impl Canvas {
                 {
                     draft.box_start = Some(to_image(p));
                 }
+                self.box_now = draft
+                    .box_start
+                    .and(response.interact_pointer_pos())
+                    .map(to_image);
                 if response.drag_stopped()
                     && let (Some(a), Some(p)) =
                         (draft.box_start.take(), response.interact_pointer_pos())
                 {
+                    self.box_now = None;
                     let b = to_image(p);
                     if (a[0] - b[0]).abs() >= 2.0 && (a[1] - b[1]).abs() >= 2.0 {
                         draft.prompts.bbox = Some([
@@ -785,7 +865,8 @@ impl Canvas {
                 let mut rgba = vec![0u8; mask.data.len() * 4];
                 for (i, &v) in mask.data.iter().enumerate() {
                     if v != 0 {
-                        rgba[i * 4..i * 4 + 4].copy_from_slice(&[0, 230, 255, 150]);
+                        let [r, g, b] = PREVIEW_COLOR.0;
+                        rgba[i * 4..i * 4 + 4].copy_from_slice(&[r, g, b, 150]);
                     }
                 }
                 let img = egui::ColorImage::from_rgba_unmultiplied(
@@ -814,6 +895,16 @@ impl Canvas {
         for c in &draft.prompts.clicks {
             let p = on_screen([c.x, c.y]);
             painter.circle(p, 5.0, color(c.positive), Stroke::new(1.5, Color32::WHITE));
+        }
+        // The box being dragged, then the box given.
+        if let (Some(a), Some(b)) = (draft.box_start, self.box_now) {
+            let r = egui::Rect::from_two_pos(on_screen(a), on_screen(b));
+            painter.rect_stroke(
+                r,
+                0.0,
+                Stroke::new(1.5, Color32::from_rgb(255, 200, 0)),
+                egui::StrokeKind::Middle,
+            );
         }
         if let Some(b) = draft.prompts.bbox {
             let r = egui::Rect::from_min_max(on_screen([b[0], b[1]]), on_screen([b[2], b[3]]));
@@ -880,6 +971,8 @@ impl Canvas {
                 Some(e) => {
                     edits.push(e);
                     self.drawing.clear();
+                    // One hole at a time: the next polygon is a segment again.
+                    self.hole_mode = false;
                 }
                 None => messages.push(
                     "Hole mode: select a polygon segment and start the hole inside it".into(),
@@ -923,6 +1016,32 @@ impl Canvas {
     }
 }
 
+/// The pixel-edge rings of a bitmap segment, traced in its bounds.
+fn mask_outline(seg: &Segment, w: u32, h: u32) -> Vec<Vec<Point>> {
+    let Ok(mask) = seg.geometry.to_mask(w, h) else {
+        return Vec::new();
+    };
+    let b = mask.bounds();
+    if b.is_empty() {
+        return Vec::new();
+    }
+    let local = crate::core::geometry::BitMask {
+        width: b.width(),
+        height: b.height(),
+        data: mask.crop(b),
+    };
+    let v = crate::core::vectorize::vectorize(&local, crate::core::vectorize::Vectorize::Exact);
+    v.polygons
+        .iter()
+        .flat_map(|p| p.rings())
+        .map(|r| {
+            r.iter()
+                .map(|q| [q[0] + f64::from(b.x0), q[1] + f64::from(b.y0)])
+                .collect()
+        })
+        .collect()
+}
+
 /// Segment id under an image position, if any.
 fn id_at(map: &LabelMap, p: Pos2) -> Option<u32> {
     if p.x < 0.0 || p.y < 0.0 {
@@ -957,7 +1076,14 @@ fn overlay_colors(
         .collect()
 }
 
-/// Colors `rect` of the resolved map with `colors` (ids without one stay transparent).
+/// The colour of a segment's pixels that touch another shown segment.
+fn instance_edge(c: Color32) -> Color32 {
+    let f = |v: u8| (u16::from(v) * 9 / 20) as u8;
+    Color32::from_rgb(f(c.r()), f(c.g()), f(c.b()))
+}
+
+/// Colors `rect` of the resolved map with `colors` (ids without one stay transparent);
+/// in fill mode, pixels where two shown segments meet are darker ([`instance_edge`]).
 fn overlay_image(
     map: &LabelMap,
     colors: &std::collections::HashMap<u32, Color32>,
@@ -984,6 +1110,23 @@ fn overlay_image(
             };
             if !outline_only {
                 out[start..x].fill(c);
+                // Where two shown segments touch, a darker edge: instances of one class
+                // (fourteen persons in a row) stay apart.
+                let dark = instance_edge(c);
+                let other = |nx: usize, ny: usize| {
+                    let n = map.ids[ny * w + nx];
+                    n != 0 && n != id && colors.contains_key(&n)
+                };
+                for (i, px) in out.iter_mut().enumerate().take(x).skip(start) {
+                    let ix = rx + i;
+                    if (ix > 0 && other(ix - 1, y))
+                        || (ix + 1 < w && other(ix + 1, y))
+                        || (y > 0 && other(ix, y - 1))
+                        || (y + 1 < h && other(ix, y + 1))
+                    {
+                        *px = dark;
+                    }
+                }
                 continue;
             }
             for (i, px) in out.iter_mut().enumerate().take(x).skip(start) {
@@ -1060,8 +1203,16 @@ mod tests {
                         Color32::from_rgba_unmultiplied(f(r), f(g), f(b), 255)
                     });
                 let p = full.pixels[i];
+                let (x, y) = (i % 23, i / 23);
+                let shown = |n: u32| n != 0 && n != id && colors.contains_key(&n);
+                let touches = (x > 0 && shown(map.ids[i - 1]))
+                    || (x + 1 < 23 && shown(map.ids[i + 1]))
+                    || (y > 0 && shown(map.ids[i - 23]))
+                    || (y + 1 < 17 && shown(map.ids[i + 23]));
                 match c {
-                    Some(c) => assert!(p == c || (outline && p == Color32::TRANSPARENT)),
+                    Some(c) if outline => assert!(p == c || p == Color32::TRANSPARENT),
+                    Some(c) if touches => assert_eq!(p, instance_edge(c), "pixel {i}"),
+                    Some(c) => assert_eq!(p, c, "pixel {i}"),
                     None => assert_eq!(p, Color32::TRANSPARENT),
                 }
             }

@@ -146,6 +146,8 @@ commands! {
     PreviousImage,
     /// Pick one of the first nine classes; the digit is the shortcut's position.
     PickClass,
+    /// Focus the class filter: type a name or id, Up / Down, Enter picks.
+    FindClass,
     Undo,
     Redo,
     DeleteSegment,
@@ -230,6 +232,7 @@ impl Command {
             Command::NextImage => keys![S::plain(Key::D), S::plain(Key::PageDown)],
             Command::PreviousImage => keys![S::plain(Key::A), S::plain(Key::PageUp)],
             Command::PickClass => &DIGITS,
+            Command::FindClass => keys![S::plain(Key::Slash)],
             Command::Undo => keys![S::with(CMD, Key::Z)],
             Command::Redo => keys![S::with(CMD_SHIFT, Key::Z), S::with(CMD, Key::Y)],
             Command::DeleteSegment => keys![S::any(Key::Delete)],
@@ -271,6 +274,7 @@ impl Command {
             Command::NextImage => "Next image",
             Command::PreviousImage => "Previous image",
             Command::PickClass => "Pick class",
+            Command::FindClass => "Find class",
             Command::Undo => "Undo",
             Command::Redo => "Redo",
             Command::DeleteSegment => "Delete segment",
@@ -302,7 +306,8 @@ impl Command {
         match self {
             Command::NextImage => "next image",
             Command::PreviousImage => "previous image",
-            Command::PickClass => "pick class 1 … 9 of the right panel",
+            Command::PickClass => "pick the 1st … 9th class of the class list",
+            Command::FindClass => "find a class: type its name or id, Up / Down, Enter picks",
             Command::Undo => "undo",
             Command::Redo => "redo",
             Command::DeleteSegment => "delete the selected segment",
@@ -332,7 +337,10 @@ impl Command {
 
     pub fn group(self) -> Group {
         match self {
-            Command::NextImage | Command::PreviousImage | Command::PickClass => Group::Images,
+            Command::NextImage
+            | Command::PreviousImage
+            | Command::PickClass
+            | Command::FindClass => Group::Images,
             Command::Undo | Command::Redo | Command::DeleteSegment => Group::Edit,
             Command::ZoomIn | Command::ZoomOut | Command::FitImage | Command::ActualSize => {
                 Group::View

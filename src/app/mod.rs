@@ -5,6 +5,7 @@
 //! | [`view`] | the `screen_from_image` transform every tool uses |
 //! | [`jobs`] | the one job queue: background work whose result comes back to the app |
 //! | [`loader`] | image decoding (a job) |
+//! | [`path_dialog`] | the in-app file and folder chooser |
 //! | [`command`] | every command: label, help, shortcuts; read by keys, menus, tooltips, help |
 //! | [`canvas`] | drawing the image + overlay, tool input |
 //! | [`classes`] | the class panel: its drafts in, what the user did out |
@@ -23,6 +24,7 @@ pub mod command;
 pub mod demo;
 pub mod jobs;
 pub mod loader;
+pub mod path_dialog;
 pub mod recent;
 pub mod review;
 pub mod segment_panel;
@@ -35,7 +37,7 @@ use std::time::{Duration, Instant};
 
 use crate::core::document::ImageStatus;
 use crate::core::lock::{ProjectLock, Writer};
-use crate::core::ontology::palette_color;
+use crate::core::ontology::new_class_color;
 use crate::core::project::Project;
 
 use crate::core::edit::history::Edit;
@@ -143,6 +145,23 @@ pub struct LimnerApp {
     prelabel: Option<PrelabelProgress>,
     /// Pre-label replaces earlier model segments (else only unlabeled images).
     prelabel_replace: bool,
+    /// Accepted model masks take pixels from other segments (else they keep theirs).
+    pub model_mode: crate::core::edit::paint::BrushMode,
+    /// Undo histories of the images left while the app runs, with the document each
+    /// was left at: reopening an image that is unchanged on disk gets its history back.
+    histories: std::collections::HashMap<
+        String,
+        (
+            crate::core::document::ImageDocument,
+            crate::core::edit::history::History,
+        ),
+    >,
+    /// The in-app file and folder chooser (native dialogs are not on every desktop).
+    pub path_dialog: path_dialog::PathDialog,
+    /// The segment the list last scrolled to.
+    listed_selection: Option<u32>,
+    /// The window has been asked for keyboard focus.
+    focused: bool,
 }
 
 /// Progress of a pre-label job, shared with its worker.
@@ -197,20 +216,62 @@ impl LimnerApp {
         }
     }
 
-    /// Asks for a folder in a native dialog on a worker thread (never blocks a frame).
-    fn pick_folder(&mut self) {
+    /// Asks for a path in the in-app chooser, starting where `purpose` usually points.
+    pub fn ask_path(&mut self, purpose: path_dialog::Purpose) {
+        use path_dialog::Purpose;
+        let beside = self
+            .project
+            .root
+            .parent()
+            .map_or_else(|| self.project.root.clone(), std::path::Path::to_path_buf);
+        let start = match &purpose {
+            Purpose::Export(f) => beside.join(format!(
+                "{}-{}",
+                self.project.settings.name.replace('/', "_"),
+                f.name()
+            )),
+            Purpose::PrelabelModel => crate::model::config::default_model_config()
+                .and_then(|p| p.parent().map(std::path::Path::to_path_buf))
+                .unwrap_or(beside),
+            _ => beside,
+        };
+        self.path_dialog.ask(purpose, &start);
+    }
+
+    /// Acts on a path the user chose.
+    fn path_chosen(&mut self, purpose: path_dialog::Purpose, path: PathBuf) {
+        use path_dialog::Purpose;
+        match purpose {
+            Purpose::OpenProject => self.switch_project(&path),
+            Purpose::Export(f) => self.export_as(f, Some(path)),
+            Purpose::PrelabelModel => self.prelabel_with(path),
+            Purpose::Gold { folder } => self.load_gold(Some(path), folder),
+        }
+    }
+
+    /// Runs the system's dialog for `purpose` on a worker thread (never blocks a
+    /// frame); when it gives nothing (cancelled, or no portal / zenity), a toast says so.
+    fn native_dialog(&mut self, purpose: path_dialog::Purpose) {
+        let title = purpose.title();
+        let folder = purpose.wants_folder();
+        let work = move || {
+            let d = rfd::FileDialog::new().set_title(title);
+            let path = if folder {
+                d.pick_folder()
+            } else {
+                d.pick_file()
+            };
+            (purpose, path)
+        };
         self.jobs.spawn(
             jobs::FOLDER_DIALOG,
             AtExit::Abandon,
-            || {
-                rfd::FileDialog::new()
-                    .set_title("Open a project or a folder of images")
-                    .pick_folder()
-            },
-            |app, _, dir| {
-                if let Some(dir) = dir {
-                    app.switch_project(&dir);
-                }
+            work,
+            |app, _, (purpose, path)| match path {
+                Some(p) => app.path_chosen(purpose, p),
+                None => app.toast_error(
+                    "The system dialog gave no path (cancelled, or this desktop has no xdg portal or zenity); Limner's own chooser works everywhere",
+                ),
             },
         );
     }
@@ -219,15 +280,13 @@ impl LimnerApp {
     /// and writing run on a worker thread and the result comes back as a toast.
     pub fn export_as(&mut self, format: crate::core::formats::Format, folder: Option<PathBuf>) {
         use crate::core::formats;
+        let Some(folder) = folder else {
+            self.ask_path(path_dialog::Purpose::Export(format));
+            return;
+        };
         self.flush();
         let root = self.project.root.clone();
         let work = move || {
-            let folder = folder.or_else(|| {
-                rfd::FileDialog::new()
-                    .set_title(format!("Export as {}: pick an empty folder", format.name()))
-                    .pick_folder()
-            });
-            let folder = folder?;
             let out = format.output_in(&folder);
             let opts = formats::export::ExportOptions {
                 overwrite: false,
@@ -372,6 +431,11 @@ impl LimnerApp {
             .request_repaint_after(std::time::Duration::from_millis(200));
     }
 
+    /// The recently used classes, most recent first (the class panel's recent row).
+    pub fn class_panel_recent(&self) -> Vec<u32> {
+        self.class_panel.recent.clone()
+    }
+
     /// True while an export runs.
     pub fn is_exporting(&self) -> bool {
         self.jobs.is_running(jobs::EXPORT)
@@ -432,6 +496,11 @@ impl LimnerApp {
             polygon_tolerance: 1.0,
             prelabel: None,
             prelabel_replace: false,
+            model_mode: crate::core::edit::paint::BrushMode::Protect,
+            histories: Default::default(),
+            path_dialog: Default::default(),
+            listed_selection: None,
+            focused: false,
         };
         for w in warnings {
             app.toast_error(format!("{}: {}", w.path.display(), w.message));
@@ -464,11 +533,30 @@ impl LimnerApp {
             return;
         }
         self.flush();
+        if let Some(old) = self.session.take()
+            && old.save_error.is_none()
+        {
+            let name = old.doc.image.file_name.clone();
+            self.histories.insert(name, (old.doc, old.history));
+        }
         let index = index.min(self.images.len() - 1);
         self.current = index;
         let name = self.images[index].name.clone();
         match self.project.load_document(&name) {
-            Ok(doc) => self.session = Some(ImageSession::new(doc)),
+            Ok(doc) => {
+                // The history is only valid on the document it was left at: a file
+                // changed on disk since (another tool, a merge) starts a new one.
+                let kept = self
+                    .histories
+                    .remove(&name)
+                    .filter(|(left, _)| *left == doc)
+                    .map(|(_, h)| h);
+                let mut session = ImageSession::new(doc);
+                if let Some(h) = kept {
+                    session.history = h;
+                }
+                self.session = Some(session);
+            }
             Err(e) => {
                 self.session = None;
                 self.toast_error(e.to_string());
@@ -568,18 +656,45 @@ impl LimnerApp {
         }
     }
 
-    /// Undoes the last edit of the open image.
+    /// Undoes the last edit of the open image and selects what it gave back.
     pub fn undo(&mut self) {
+        let ids = self
+            .session
+            .as_ref()
+            .and_then(|s| s.history.next_undo())
+            .map(Edit::segment_ids)
+            .unwrap_or_default();
         if self.session.as_mut().is_some_and(|s| s.undo()) {
+            self.select_after_history(&ids);
             self.after_edit();
         }
     }
 
-    /// Redoes the last undone edit of the open image.
+    /// Redoes the last undone edit of the open image and selects what it changed.
     pub fn redo(&mut self) {
+        let ids = self
+            .session
+            .as_ref()
+            .and_then(|s| s.history.next_redo())
+            .map(Edit::segment_ids)
+            .unwrap_or_default();
         if self.session.as_mut().is_some_and(|s| s.redo()) {
+            self.select_after_history(&ids);
             self.after_edit();
         }
+    }
+
+    /// After an undo or redo of an edit of `ids`: the last of them still there is
+    /// selected (the edited segment), none when all are gone.
+    fn select_after_history(&mut self, ids: &[u32]) {
+        let Some(s) = self.session.as_ref() else {
+            return;
+        };
+        self.canvas.selected = ids
+            .iter()
+            .rev()
+            .copied()
+            .find(|&id| s.doc.segment(id).is_some());
     }
 
     /// Records who edited, and moves a todo image to in progress.
@@ -651,7 +766,23 @@ impl LimnerApp {
         let Some(s) = self.session.as_ref() else {
             return;
         };
+        let (mask, kept) = match self.model_mode {
+            crate::core::edit::paint::BrushMode::Protect => {
+                crate::core::edit::accept::protect_others(&mask, &s.label_map, self.draft.refining)
+            }
+            crate::core::edit::paint::BrushMode::Overwrite => (mask, 0),
+        };
+        if mask.area() == 0 {
+            self.toast("Every pixel of the mask belongs to other segments (protect); switch to overwrite to take them");
+            self.draft = PromptDraft::default();
+            return;
+        }
         let accepted = accept_mask(&s.doc, &mask, class, self.draft.refining, shape);
+        if kept > 0 {
+            self.toast(format!(
+                "Protect: {kept} px stay with the segments they belong to"
+            ));
+        }
         if let Some(a) = accepted {
             if let Some(iou) = a.polygon_iou.filter(|&iou| iou < 0.98) {
                 self.toast(format!(
@@ -670,7 +801,11 @@ impl LimnerApp {
     /// The commands whose shortcuts were pressed this frame; none while a text field
     /// or a review prompt has the keyboard.
     fn pressed_commands(&self, ctx: &egui::Context) -> Vec<(Command, usize)> {
-        if ctx.text_edit_focused() || self.review_prompt_open() {
+        if ctx.text_edit_focused()
+            || self.review_prompt_open()
+            || self.path_dialog.is_open()
+            || self.class_panel.confirm_merge.is_some()
+        {
             return Vec::new();
         }
         ctx.input(Command::pressed)
@@ -692,6 +827,7 @@ impl LimnerApp {
                     self.active_class = Some(c.id);
                 }
             }
+            Command::FindClass => self.class_panel.find(),
             Command::Undo => self.undo(),
             Command::Redo => self.redo(),
             Command::ToggleHoleMode => self.canvas.hole_mode = !self.canvas.hole_mode,
@@ -777,18 +913,49 @@ impl LimnerApp {
             }
             u
         });
-        let actions = self.class_panel.list_ui(
-            ui,
-            &self.project.ontology,
-            self.active_class,
-            &self.canvas.hidden,
-            usage.as_ref(),
-        );
+        let classes = self.project.ontology.active_categories().count();
+        let actions = egui::CollapsingHeader::new(format!("Classes ({classes})"))
+            .id_salt("classes_section")
+            .default_open(true)
+            .show(ui, |ui| {
+                self.class_panel.list_ui(
+                    ui,
+                    &self.project.ontology,
+                    self.active_class,
+                    &self.canvas.hidden,
+                    usage.as_ref(),
+                )
+            })
+            .body_returned
+            .unwrap_or_default();
         for a in actions {
             self.apply_class_action(a);
         }
         ui.separator();
-        ui.heading("Segments");
+        let segments = self.session.as_ref().map_or(0, |s| s.doc.segments.len());
+        egui::CollapsingHeader::new(format!("Segments ({segments})"))
+            .id_salt("segments_section")
+            .default_open(true)
+            .show(ui, |ui| self.segment_list_ui(ui));
+        ui.separator();
+        egui::CollapsingHeader::new("Selected segment")
+            .id_salt("selected_section")
+            .default_open(true)
+            .show(ui, |ui| self.segment_properties_ui(ui));
+        ui.separator();
+        self.review_panel_ui(ui);
+        ui.separator();
+        let actions = self
+            .class_panel
+            .admin_ui(ui, &self.project.ontology, self.active_class);
+        for a in actions {
+            self.apply_class_action(a);
+        }
+    }
+
+    /// The open image's segments, in a virtualized list that scrolls to the selection
+    /// when it changes (a click on the canvas, an undo, a jump to a suspect).
+    fn segment_list_ui(&mut self, ui: &mut egui::Ui) {
         let Some(s) = self.session.as_ref() else {
             return;
         };
@@ -799,57 +966,61 @@ impl LimnerApp {
         // per frame than one with 20.
         let row_height = ui.spacing().interact_size.y;
         let rows = s.doc.segments.len();
-        egui::ScrollArea::vertical()
+        let mut list = egui::ScrollArea::vertical()
             .id_salt("segment_list")
-            .max_height(240.0)
-            .show_rows(ui, row_height, rows, |ui, range| {
-                for seg in &s.doc.segments[range] {
-                    let name = self
-                        .project
-                        .ontology
-                        .get(seg.category_id)
-                        .map(|c| c.name.as_str())
-                        .unwrap_or("?");
-                    let area = stats.get(&seg.id).map(|st| st.area).unwrap_or(0);
-                    ui.horizontal(|ui| {
-                        let label = format!(
-                            "#{} {name} · {area} px · {:?} · z {}",
-                            seg.id, seg.source, seg.z
-                        );
-                        if ui
-                            .selectable_label(self.canvas.selected == Some(seg.id), label)
-                            .clicked()
-                        {
-                            select = Some(seg.id);
-                        }
-                        if ui
-                            .small_button("del")
-                            .on_hover_text(Command::DeleteSegment.tooltip())
-                            .clicked()
-                        {
-                            delete = Some(seg.id);
-                        }
-                    });
-                }
-            });
+            .max_height(240.0);
+        if self.canvas.selected != self.listed_selection {
+            self.listed_selection = self.canvas.selected;
+            if let Some(row) = self
+                .canvas
+                .selected
+                .and_then(|id| s.doc.segments.iter().position(|g| g.id == id))
+            {
+                // The selected row in the middle of the list's 240 px.
+                let spacing = ui.spacing().item_spacing.y;
+                let top = row as f32 * (row_height + spacing) - 100.0;
+                list = list.vertical_scroll_offset(top.max(0.0));
+            }
+        }
+        list.show_rows(ui, row_height, rows, |ui, range| {
+            for seg in &s.doc.segments[range] {
+                let name = self
+                    .project
+                    .ontology
+                    .get(seg.category_id)
+                    .map(|c| c.name.as_str())
+                    .unwrap_or("?");
+                let area = stats.get(&seg.id).map(|st| st.area).unwrap_or(0);
+                ui.horizontal(|ui| {
+                    let label = format!(
+                        "#{} {name} · {area} px · {:?} · z {}",
+                        seg.id, seg.source, seg.z
+                    );
+                    if ui
+                        .selectable_label(self.canvas.selected == Some(seg.id), label)
+                        .clicked()
+                    {
+                        select = Some(seg.id);
+                    }
+                    if ui
+                        .small_button("del")
+                        .on_hover_text(Command::DeleteSegment.tooltip())
+                        .clicked()
+                    {
+                        delete = Some(seg.id);
+                    }
+                });
+            }
+        });
         if let Some(id) = select {
             self.canvas.selected = Some(id);
+            // Picked in the list: it is in view already.
+            self.listed_selection = Some(id);
         }
         if let Some(id) = delete
             && let Some(e) = self.session.as_ref().and_then(|s| Edit::remove(&s.doc, id))
         {
             self.apply_edit(e);
-        }
-        ui.separator();
-        self.segment_properties_ui(ui);
-        ui.separator();
-        self.review_panel_ui(ui);
-        ui.separator();
-        let actions = self
-            .class_panel
-            .admin_ui(ui, &self.project.ontology, self.active_class);
-        for a in actions {
-            self.apply_class_action(a);
         }
     }
 
@@ -900,7 +1071,7 @@ impl LimnerApp {
             ClassAction::Pick(id) => self.active_class = Some(id),
             ClassAction::SetHidden(id, hidden) => self.canvas.set_hidden(id, hidden),
             ClassAction::Add(name) => {
-                let color = palette_color(self.project.ontology.next_id());
+                let color = new_class_color(self.project.ontology.next_id(), canvas::PREVIEW_COLOR);
                 match self.project.ontology.add(&name, color, true) {
                     Ok(id) => match self.project.save_ontology() {
                         Ok(()) => {
@@ -1048,19 +1219,29 @@ impl LimnerApp {
         }
     }
 
+    /// Two rows: menus, tools, view and the image's status, which stay put; then the
+    /// active tool's options, so switching tools never moves the first row.
     fn toolbar_ui(&mut self, ui: &mut egui::Ui) {
-        ui.horizontal_wrapped(|ui| {
+        ui.horizontal(|ui| {
             self.review_menu_ui(ui);
             self.project_menu_ui(ui);
             ui.separator();
             self.tool_buttons_ui(ui);
             ui.separator();
-            self.tool_options_ui(ui);
-            ui.add(egui::Slider::new(&mut self.canvas.opacity, 0.0..=1.0).text("opacity"));
+            ui.add(
+                egui::Slider::new(&mut self.canvas.opacity, 0.0..=1.0)
+                    .text("opacity")
+                    .show_value(false),
+            )
+            .on_hover_text("Overlay opacity");
             ui.checkbox(&mut self.canvas.outline_only, "outlines");
             ui.separator();
             self.image_status_ui(ui);
             self.prelabel_status_ui(ui);
+        });
+        ui.horizontal_wrapped(|ui| {
+            ui.weak(format!("{}:", self.canvas.tool.label()));
+            self.tool_options_ui(ui);
         });
     }
 
@@ -1072,7 +1253,7 @@ impl LimnerApp {
                 .on_hover_text("A Limner project or a plain folder of images")
                 .clicked()
             {
-                self.pick_folder();
+                self.ask_path(path_dialog::Purpose::OpenProject);
                 ui.close();
             }
             ui.separator();
@@ -1117,12 +1298,7 @@ impl LimnerApp {
                     .on_hover_text("A semantic or yolo-seg model config (see the README)")
                     .clicked()
                 {
-                    if let Some(p) = rfd::FileDialog::new()
-                        .add_filter("model config", &["json"])
-                        .pick_file()
-                    {
-                        self.prelabel_with(p);
-                    }
+                    self.ask_path(path_dialog::Purpose::PrelabelModel);
                     ui.close();
                 }
             });
@@ -1149,19 +1325,6 @@ impl LimnerApp {
             ui.selectable_value(&mut self.canvas.tool, t, t.label())
                 .on_hover_text(hint);
         }
-        let model_label = match &self.assist.state {
-            ModelState::Loading => "model: loading…".to_string(),
-            ModelState::Ready if self.assist.is_busy() => "model: running…".to_string(),
-            ModelState::Ready => match self.assist.last_ms {
-                Some(ms) => format!("model: {ms:.0} ms"),
-                None => "model: ready".to_string(),
-            },
-            ModelState::Unavailable(_) => "model: unavailable".to_string(),
-        };
-        let l = ui.label(model_label);
-        if let ModelState::Unavailable(m) = &self.assist.state {
-            l.on_hover_text(m.clone());
-        }
         ui.separator();
         let (can_undo, can_redo) = self
             .session
@@ -1179,6 +1342,23 @@ impl LimnerApp {
         }
     }
 
+    /// The model's state: loading, running, its last time.
+    fn model_status_ui(&mut self, ui: &mut egui::Ui) {
+        let model_label = match &self.assist.state {
+            ModelState::Loading => "model: loading…".to_string(),
+            ModelState::Ready if self.assist.is_busy() => "model: running…".to_string(),
+            ModelState::Ready => match self.assist.last_ms {
+                Some(ms) => format!("model: {ms:.0} ms"),
+                None => "model: ready".to_string(),
+            },
+            ModelState::Unavailable(_) => "model: unavailable".to_string(),
+        };
+        let l = ui.label(model_label);
+        if let ModelState::Unavailable(m) = &self.assist.state {
+            l.on_hover_text(m.clone());
+        }
+    }
+
     /// Settings of the active tool (hole mode, model clean-up, wand and brush).
     fn tool_options_ui(&mut self, ui: &mut egui::Ui) {
         if self.canvas.tool == Tool::Polygon {
@@ -1187,6 +1367,7 @@ impl LimnerApp {
             ui.separator();
         }
         if self.canvas.tool.uses_model() {
+            self.model_status_ui(ui);
             self.model_picker_ui(ui);
             self.threshold_level_ui(ui);
             ui.checkbox(&mut self.accept_as_polygon, "as polygon").on_hover_text(
@@ -1210,10 +1391,35 @@ impl LimnerApp {
             ui.add(
                 egui::DragValue::new(&mut self.postprocess.fill_holes_below)
                     .range(0..=100_000)
-                    .prefix("fill holes < ")
-                    .suffix(" px"),
+                    .custom_formatter(|v, _| fill_holes_text(v as u32))
+                    .custom_parser(|t| {
+                        let t = t.trim().trim_start_matches("fill holes").trim();
+                        if t.is_empty() || t == "off" {
+                            return Some(0.0);
+                        }
+                        t.trim_start_matches('<')
+                            .trim_end_matches("px")
+                            .trim()
+                            .parse()
+                            .ok()
+                    }),
             )
-            .on_hover_text("Fill holes smaller than this (0: off)");
+            .on_hover_text(
+                "Fill holes smaller than this many pixels (drag, or type a number; 0: off)",
+            );
+            ui.separator();
+            ui.selectable_value(
+                &mut self.model_mode,
+                crate::core::edit::paint::BrushMode::Protect,
+                "protect",
+            )
+            .on_hover_text("An accepted mask keeps off other segments' pixels (draw behind)");
+            ui.selectable_value(
+                &mut self.model_mode,
+                crate::core::edit::paint::BrushMode::Overwrite,
+                "overwrite",
+            )
+            .on_hover_text("An accepted mask takes pixels from other segments");
             ui.separator();
         }
         if self.canvas.tool == Tool::Wand {
@@ -1234,6 +1440,9 @@ impl LimnerApp {
                 Command::BrushSmaller.shortcut_text(),
                 Command::BrushLarger.shortcut_text()
             ));
+        }
+        // The eraser only removes: other segments' pixels are never at stake.
+        if self.canvas.tool == Tool::Brush {
             ui.selectable_value(
                 &mut self.canvas.brush_mode,
                 crate::core::edit::paint::BrushMode::Overwrite,
@@ -1337,6 +1546,15 @@ impl LimnerApp {
     }
 }
 
+/// The hole-filling setting as the toolbar shows it.
+fn fill_holes_text(below: u32) -> String {
+    if below == 0 {
+        "fill holes: off".into()
+    } else {
+        format!("fill holes < {below} px")
+    }
+}
+
 const ALL_STATUSES: [ImageStatus; 5] = [
     ImageStatus::Todo,
     ImageStatus::InProgress,
@@ -1386,6 +1604,11 @@ impl eframe::App for LimnerApp {
 
     fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
         let ctx = ui.ctx().clone();
+        if !std::mem::replace(&mut self.focused, true) {
+            // Some window managers open the window without keyboard focus, so the
+            // first shortcut would need a click first.
+            ctx.send_viewport_cmd(egui::ViewportCommand::Focus);
+        }
         // Read before any panel runs, while a text field that Enter is about to leave
         // still has the keyboard.
         let pressed = self.pressed_commands(&ctx);
@@ -1398,8 +1621,12 @@ impl eframe::App for LimnerApp {
             .default_size(220.0)
             .show(ui, |ui| self.image_list_ui(ui));
         egui::Panel::right("classes")
-            .default_size(280.0)
+            .default_size(300.0)
+            .size_range(260.0..=560.0)
             .show(ui, |ui| {
+                // Long names are cut, not widening the panel: its width stays where the
+                // user dragged it whatever rows it shows.
+                ui.style_mut().wrap_mode = Some(egui::TextWrapMode::Truncate);
                 // The panel scrolls as a whole; the segment list inside keeps its own
                 // bounded, virtualized scroll area.
                 egui::ScrollArea::vertical()
@@ -1432,6 +1659,21 @@ impl eframe::App for LimnerApp {
             self.review_canvas_ui(ui);
         });
         self.review_windows_ui(&ctx);
+        let usage = self
+            .class_panel
+            .confirm_merge
+            .and_then(|(from, _)| self.project.category_usage().ok()?.get(&from).copied());
+        let actions = self
+            .class_panel
+            .confirm_ui(&ctx, &self.project.ontology, usage);
+        for a in actions {
+            self.apply_class_action(a);
+        }
+        match self.path_dialog.ui(&ctx) {
+            Some(path_dialog::PathAnswer::Chosen(purpose, path)) => self.path_chosen(purpose, path),
+            Some(path_dialog::PathAnswer::Native(purpose)) => self.native_dialog(purpose),
+            None => {}
+        }
         self.help_ui(&ctx);
         self.toasts_ui(&ctx);
     }

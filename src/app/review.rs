@@ -271,19 +271,13 @@ impl LimnerApp {
         }
     }
 
-    /// Starts loading gold labels as a job (a dialog first when `source` is None).
+    /// Starts loading gold labels as a job (the path chooser first when `source` is None).
     pub fn load_gold(&mut self, source: Option<PathBuf>, folder: bool) {
-        let work = move || {
-            let source = source.or_else(|| {
-                let d = rfd::FileDialog::new().set_title("Gold labels");
-                if folder {
-                    d.pick_folder()
-                } else {
-                    d.add_filter("COCO panoptic JSON", &["json"]).pick_file()
-                }
-            })?;
-            Some(GoldSet::load(&source))
+        let Some(source) = source else {
+            self.ask_path(super::path_dialog::Purpose::Gold { folder });
+            return;
         };
+        let work = move || Some(GoldSet::load(&source));
         self.jobs.spawn(
             jobs::GOLD,
             AtExit::Abandon,

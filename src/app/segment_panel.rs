@@ -28,7 +28,6 @@ impl SegmentPanel {
         ontology: &Ontology,
     ) -> Vec<SegmentAction> {
         let mut actions = Vec::new();
-        ui.heading("Selected segment");
         let Some(seg) = selected else {
             ui.label("none (Select tool, then click a segment)");
             return actions;

@@ -351,7 +351,42 @@ impl Ontology {
 
 /// A deterministic, well-spread color for an id (golden-angle hue walk).
 pub fn palette_color(id: u32) -> Color {
+    hsv_color((id as f32 * 137.508) % 360.0)
+}
+
+/// The colour for a new class `id`: [`palette_color`], turned away (by 90° of hue)
+/// when it lies within 45° of `avoid`'s hue, so a new class never looks like `avoid`
+/// (the app's model preview).
+pub fn new_class_color(id: u32, avoid: Color) -> Color {
     let h = (id as f32 * 137.508) % 360.0;
+    let d = (h - hue(avoid)).rem_euclid(360.0);
+    if d.min(360.0 - d) < 45.0 {
+        hsv_color((h + 90.0) % 360.0)
+    } else {
+        hsv_color(h)
+    }
+}
+
+/// The hue of `c` in degrees.
+pub fn hue(c: Color) -> f32 {
+    let [r, g, b] = c.0.map(|v| f32::from(v) / 255.0);
+    let (max, min) = (r.max(g).max(b), r.min(g).min(b));
+    let d = max - min;
+    if d == 0.0 {
+        return 0.0;
+    }
+    let h = if max == r {
+        ((g - b) / d).rem_euclid(6.0)
+    } else if max == g {
+        (b - r) / d + 2.0
+    } else {
+        (r - g) / d + 4.0
+    };
+    h * 60.0
+}
+
+/// The palette's saturation and value at hue `h` (degrees).
+fn hsv_color(h: f32) -> Color {
     let (s, v) = (0.65, 0.92);
     let c = v * s;
     let x = c * (1.0 - ((h / 60.0) % 2.0 - 1.0).abs());
@@ -371,6 +406,24 @@ pub fn palette_color(id: u32) -> Color {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn new_class_colors_keep_away_from_the_avoided_hue() {
+        let preview = Color([0, 230, 255]);
+        let mut turned = 0;
+        for id in 1..2000 {
+            let d = (hue(new_class_color(id, preview)) - hue(preview)).rem_euclid(360.0);
+            assert!(
+                d.min(360.0 - d) >= 44.0,
+                "id {id}: hue {d} from the preview"
+            );
+            turned += usize::from(new_class_color(id, preview) != palette_color(id));
+        }
+        assert!(
+            turned > 0,
+            "some palette colours are near the preview and get turned"
+        );
+    }
 
     fn o() -> Ontology {
         let mut o = Ontology::default();

@@ -263,13 +263,36 @@ impl Project {
     /// Retires a category that no segment uses (merge it instead when it is in use).
     pub fn retire_category(&mut self, id: u32) -> Result<()> {
         let onto = self.root.join(ONTOLOGY_FILE);
-        let used = self.category_usage()?.get(&id).copied().unwrap_or(0);
+        let mut used = 0;
+        let mut images = Vec::new();
+        for (name, d) in self.load_all_documents()? {
+            let n = d.segments.iter().filter(|s| s.category_id == id).count();
+            if n > 0 {
+                used += n;
+                images.push(name);
+            }
+        }
         if used > 0 {
+            let name = self
+                .ontology
+                .get(id)
+                .map_or_else(|| format!("{id}"), |c| format!("“{}” (id {id})", c.name));
+            let mut list = images
+                .iter()
+                .take(5)
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(", ");
+            if images.len() > 5 {
+                list.push_str(&format!(" and {} more", images.len() - 5));
+            }
             return Err(Error::invalid(
                 &onto,
                 "categories",
                 format!(
-                    "category {id} is used by {used} segment(s); merge it into another category instead"
+                    "class {name} is used by {used} segment(s) in {} image(s): {list}; \
+                     merge it into another class instead, or delete those segments first",
+                    images.len()
                 ),
             ));
         }

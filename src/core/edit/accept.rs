@@ -4,6 +4,7 @@
 use super::history::Edit;
 use crate::core::document::{Geometry, ImageDocument, Segment, Source};
 use crate::core::geometry::BitMask;
+use crate::core::labelmap::LabelMap;
 use crate::core::vectorize::{Vectorize, vectorize};
 
 /// How an accepted mask is stored.
@@ -72,7 +73,9 @@ pub fn accept_mask(
             })
         }
         None => {
-            let seg = Segment::new(doc.next_segment_id(), class, geometry, Source::Model);
+            let mut seg = Segment::new(doc.next_segment_id(), class, geometry, Source::Model);
+            // On top, as a brush stroke: where the mask still meets others it wins.
+            seg.z = doc.segments.iter().map(|s| s.z).max().unwrap_or(0);
             Some(Accepted {
                 segment: seg.id,
                 edit: Edit::add(seg),
@@ -81,6 +84,24 @@ pub fn accept_mask(
             })
         }
     }
+}
+
+/// The mask without the pixels other segments hold in `map` (the brush's protect mode,
+/// for model masks: Labelbox's "draw behind"): `own` (the segment being refined) keeps
+/// its pixels. Returns the mask and how many pixels were left to others.
+pub fn protect_others(mask: &BitMask, map: &LabelMap, own: Option<u32>) -> (BitMask, u64) {
+    let mut out = mask.clone();
+    let mut kept = 0u64;
+    if (map.width, map.height) != (mask.width, mask.height) {
+        return (out, 0);
+    }
+    for (m, &id) in out.data.iter_mut().zip(&map.ids) {
+        if *m != 0 && id != 0 && Some(id) != own {
+            *m = 0;
+            kept += 1;
+        }
+    }
+    (out, kept)
 }
 
 #[cfg(test)]
@@ -114,5 +135,33 @@ mod tests {
         assert_eq!(seg.category_id, 1, "refining keeps the class");
         assert!(matches!(seg.geometry, Geometry::Polygons { .. }));
         assert_eq!(doc.resolve().stats()[&a.segment].area, 60);
+    }
+
+    #[test]
+    fn protect_leaves_other_segments_their_pixels_and_the_refined_one_its_own() {
+        let mut doc = ImageDocument::new("a.png", 20, 10);
+        let a = accept_mask(&doc, &square(20, 10, 2, 8), 1, None, MaskShape::Bitmap).unwrap();
+        assert!(a.edit.apply(&mut doc));
+        let map = doc.resolve();
+        let wide = square(20, 10, 4, 14);
+        let (m, kept) = protect_others(&wide, &map, None);
+        assert_eq!(
+            (m.area(), kept),
+            (36, 24),
+            "the 4 shared columns stay the first's"
+        );
+        let (m, kept) = protect_others(&wide, &map, Some(a.segment));
+        assert_eq!(
+            (m.area(), kept),
+            (60, 0),
+            "refining: its own pixels are not others'"
+        );
+        let b = accept_mask(&doc, &m, 2, None, MaskShape::Bitmap).unwrap();
+        assert!(b.edit.apply(&mut doc));
+        assert_eq!(
+            doc.resolve().stats()[&a.segment].area,
+            12,
+            "overwrite: the new one wins"
+        );
     }
 }
