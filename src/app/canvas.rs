@@ -154,10 +154,13 @@ pub struct Canvas {
     box_now: Option<[f32; 2]>,
     /// The selected segment's outline rings in image coordinates, for the session
     /// revision and segment they were traced from.
-    selected_outline: Option<((u64, u32), Vec<Vec<Point>>)>,
+    selected_outline: Option<(OutlineKey, Vec<Vec<Point>>)>,
     /// A polygon, prompts or a stroke was in progress when this frame began.
     had_work_in_progress: bool,
 }
+
+/// (session revision, segment id) an outline was traced for.
+type OutlineKey = (u64, u32);
 
 /// The colour of the model's preview mask; no new class gets it
 /// ([`crate::core::ontology::new_class_color`]).

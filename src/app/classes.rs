@@ -137,11 +137,12 @@ impl ClassPanel {
                 filter.surrender_focus();
             }
         }
-        if filter.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter)) {
-            if let Some(&id) = matches.get(self.highlighted) {
-                actions.push(ClassAction::Pick(id));
-                self.filter.clear();
-            }
+        if filter.lost_focus()
+            && ui.input(|i| i.key_pressed(egui::Key::Enter))
+            && let Some(&id) = matches.get(self.highlighted)
+        {
+            actions.push(ClassAction::Pick(id));
+            self.filter.clear();
         }
         let keyboard = !self.filter.trim().is_empty();
         if self.filter.trim().is_empty() && self.recent.len() > 1 {

@@ -996,18 +996,19 @@ impl LimnerApp {
                         "#{} {name} · {area} px · {:?} · z {}",
                         seg.id, seg.source, seg.z
                     );
-                    if ui
-                        .selectable_label(self.canvas.selected == Some(seg.id), label)
-                        .clicked()
-                    {
-                        select = Some(seg.id);
-                    }
+                    // The button first: a long row is cut at its end, never the button.
                     if ui
                         .small_button("del")
                         .on_hover_text(Command::DeleteSegment.tooltip())
                         .clicked()
                     {
                         delete = Some(seg.id);
+                    }
+                    if ui
+                        .selectable_label(self.canvas.selected == Some(seg.id), label)
+                        .clicked()
+                    {
+                        select = Some(seg.id);
                     }
                 });
             }
