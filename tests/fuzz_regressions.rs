@@ -193,3 +193,61 @@ fn write_fuzz_seeds() {
     );
     put("tags-csv", "plain", b"file_name,scene\na.png,outdoor\n");
 }
+
+/// Found by fuzzing: a LabelMe mask whose corner is at x = 2e19 wrapped around (an
+/// overflow panic with overflow checks on, a silently shifted mask without): now it is
+/// refused, naming the file and the shape.
+#[test]
+fn a_labelme_mask_corner_outside_the_image_is_refused() {
+    use base64::Engine;
+    let dir = tempfile::tempdir().unwrap();
+    let mut png = Vec::new();
+    image::GrayImage::from_pixel(4, 4, image::Luma([255]))
+        .write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
+        .unwrap();
+    let b64 = base64::engine::general_purpose::STANDARD.encode(&png);
+    for (x, ok) in [
+        ("2.0", true),
+        ("20000000000000000000", false),
+        ("-3", false),
+    ] {
+        let json = format!(
+            r#"{{"version":"5.4.1","flags":{{}},"imagePath":"a.png","imageData":null,
+            "imageHeight":16,"imageWidth":16,
+            "shapes":[{{"label":"blob","points":[[{x},1],[5,5]],"group_id":null,
+            "shape_type":"mask","flags":{{}},"mask":"{b64}"}}]}}"#
+        );
+        std::fs::write(dir.path().join("a.json"), json).unwrap();
+        let r = formats::read(Format::Labelme, dir.path(), None);
+        match (ok, r) {
+            (true, Ok(d)) => assert_eq!(d.documents[0].segments.len(), 1),
+            (false, Err(e)) => {
+                let m = e.to_string();
+                assert!(m.contains("a.json") && m.contains("shapes[0]"), "{m}");
+                assert!(m.contains("outside the 16x16 image"), "{m}");
+            }
+            (ok, r) => panic!("x = {x}: expected ok={ok}, got {:?}", r.map(|_| ())),
+        }
+    }
+}
+
+/// Found by fuzzing: a CVAT image declared 555 555 550 px wide made the reader allocate a
+/// mask of that size (minutes, gigabytes); sizes over the limits are refused first.
+#[test]
+fn a_cvat_image_over_the_size_limit_is_refused_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let xml = dir.path().join("annotations.xml");
+    std::fs::write(
+        &xml,
+        r#"<?xml version="1.0" encoding="utf-8"?>
+<annotations><version>1.1</version>
+<image id="0" name="b.png" width="555555550" height="33">
+<mask label="x" source="manual" occluded="0" z_order="0" rle="0, 4" left="0" top="0" width="2" height="2"/>
+</image></annotations>"#,
+    )
+    .unwrap();
+    let e = formats::read(Format::Cvat, &xml, None)
+        .err()
+        .expect("refused");
+    assert!(e.to_string().contains("exceeds the limit"), "{e}");
+}

@@ -474,6 +474,13 @@ impl ImageDocument {
                 "image.width",
                 "image size must be positive",
             ));
+        } else if let Err(e) = super::io::check_declared_size(
+            origin,
+            "image.width,height",
+            self.image.width,
+            self.image.height,
+        ) {
+            out.push(e);
         }
         for key in self.tags.keys() {
             if let Err(why) = check_tag_key(key) {

@@ -189,6 +189,28 @@ pub fn image_dimensions(path: &Path) -> Result<(u32, u32)> {
     Ok((w, h))
 }
 
+/// Refuses an image size a dataset file declares (`field` of `origin`) when it is empty or
+/// over the limits, before anything of that size is allocated.
+pub fn check_declared_size(origin: &Path, field: &str, w: u32, h: u32) -> Result<()> {
+    if w == 0 || h == 0 {
+        return Err(Error::invalid(
+            origin,
+            field,
+            format!("empty image size {w} x {h}"),
+        ));
+    }
+    if w > MAX_IMAGE_SIDE || h > MAX_IMAGE_SIDE || u64::from(w) * u64::from(h) > MAX_IMAGE_PIXELS {
+        return Err(Error::invalid(
+            origin,
+            field,
+            format!(
+                "{w} x {h} px exceeds the limit ({MAX_IMAGE_SIDE} px per side, {MAX_IMAGE_PIXELS} px in all)"
+            ),
+        ));
+    }
+    Ok(())
+}
+
 fn check_image_size(path: &Path, w: u32, h: u32) -> Result<()> {
     if w == 0 || h == 0 {
         return Err(Error::image(path, format!("empty image ({w} x {h})")));

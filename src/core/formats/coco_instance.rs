@@ -288,6 +288,12 @@ pub fn read(json: &Path) -> Result<ImportedInstances> {
                 format!("duplicate image id {}", img.id),
             ));
         }
+        io::check_declared_size(
+            json,
+            &format!("images[{i}].width,height"),
+            img.width,
+            img.height,
+        )?;
         let mut d = ImageDocument::new(&img.file_name, img.width, img.height);
         d.image.coco_id = Some(img.id);
         documents.push(d);

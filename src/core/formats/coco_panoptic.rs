@@ -281,6 +281,14 @@ pub fn check(json: &Path, png_dir: Option<&Path>) -> (Option<ImportedDataset>, V
         {
             problems.push(e);
         }
+        if let Err(e) = io::check_declared_size(
+            json,
+            &format!("images[{i}].width,height"),
+            img.width,
+            img.height,
+        ) {
+            problems.push(e);
+        }
         if images.insert(img.id, img).is_some() {
             problems.push(Error::invalid(
                 json,

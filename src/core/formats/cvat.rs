@@ -271,11 +271,12 @@ pub fn read(xml: &Path) -> Result<ImportedCvat> {
                         let field = format!("images[{}]", images.len());
                         let file = m.get("name").cloned().unwrap_or_default();
                         io::safe_relative_path(&file, xml, &format!("{field}@name"))?;
-                        let mut d = ImageDocument::new(
-                            &file,
+                        let (w, h) = (
                             num(&m, "width", xml, &field)?,
                             num(&m, "height", xml, &field)?,
                         );
+                        io::check_declared_size(xml, &format!("{field}@width,height"), w, h)?;
+                        let mut d = ImageDocument::new(&file, w, h);
                         d.status = ImageStatus::Done;
                         images.push((d, Vec::new()));
                     }

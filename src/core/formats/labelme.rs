@@ -240,7 +240,17 @@ fn shape_mask(s: &Shape, w: u32, h: u32, rule: FillRule) -> Result<BitMask, Stri
             let img = image::load_from_memory_with_format(&png, image::ImageFormat::Png)
                 .map_err(|e| format!("mask is not a PNG: {e}"))?
                 .to_luma8();
-            let (x0, y0) = (s.points[0][0].round() as i64, s.points[0][1].round() as i64);
+            // The mask's top-left corner; a corner outside the image (or not a number)
+            // is refused, not wrapped around (found by fuzzing: x = 2e19).
+            let [px, py] = [s.points[0][0], s.points[0][1]];
+            let inside =
+                |v: f64, n: u32| v.is_finite() && v.round() >= 0.0 && v.round() < f64::from(n);
+            if !inside(px, w) || !inside(py, h) {
+                return Err(format!(
+                    "mask corner ({px}, {py}) lies outside the {w}x{h} image"
+                ));
+            }
+            let (x0, y0) = (px.round() as i64, py.round() as i64);
             let mut m = BitMask::new(w, h);
             for (x, y, p) in img.enumerate_pixels() {
                 if p[0] != 0 {
@@ -340,6 +350,7 @@ fn read_one(
     })?;
     io::safe_relative_path(&file_name, path, "imagePath")?;
     let (w, h) = (f.image_width, f.image_height);
+    io::check_declared_size(path, "imageWidth,imageHeight", w, h)?;
     let mut d = ImageDocument::new(&file_name, w, h);
     d.status = ImageStatus::Done;
     // Group shapes: (label, group_id) -> shape indices, in first-appearance order.

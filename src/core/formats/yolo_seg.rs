@@ -455,6 +455,12 @@ pub fn read(folder: &Path, images: Option<&Path>, fill: Option<FillRule>) -> Res
                 (None, None) if has_sidecar => FillRule::Limner,
                 (None, None) => FillRule::Opencv,
             };
+            io::check_declared_size(
+                &side_path,
+                &format!("[{i}].width,height"),
+                im.width,
+                im.height,
+            )?;
             let mut d = ImageDocument::new(&im.file_name, im.width, im.height);
             d.status = ImageStatus::Done;
             let mut next = im.segment_ids.iter().copied().max().unwrap_or(0);
