@@ -27,10 +27,9 @@ for t in "${targets[@]}"; do
   echo "== $t: ${secs} s"
   rm -rf "out/$t"; mkdir -p out
   LIMNER_FUZZ_TARGET="$t" cargo afl fuzz -i "seeds/$t" -o "out/$t" -t 5000 -V "$secs" \
-    target/release/limner-fuzz > "out-$t.log" 2>&1 || true
-  mkdir -p "out/$t"; mv "out-$t.log" "out/$t/afl.log"
+    target/release/limner-fuzz > "out/$t.log" 2>&1 || true
   grep -E "^(execs_done|execs_per_sec|corpus_count|saved_crashes|saved_hangs|run_time|bitmap_cvg)" \
-    "out/$t/default/fuzzer_stats" || true
+    "out/$t/default/fuzzer_stats" || echo "   no stats: see fuzz/out/$t.log"
   for kind in crashes hangs; do
     for f in "out/$t/default/$kind"/id:*; do
       [ -e "$f" ] || continue
