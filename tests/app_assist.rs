@@ -3,12 +3,14 @@
 //! pending, prompts placed meanwhile are not lost (latest request wins), and Enter
 //! accepts the mask as a bitmap or as an exact polygon.
 
+mod app_common;
+use app_common::click_image;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, Sender, channel};
 use std::time::{Duration, Instant};
 
-use egui::{Modifiers, Pos2};
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
 use limner::app::LimnerApp;
@@ -107,21 +109,6 @@ fn harness(dir: &std::path::Path) -> Gated {
     }
     h.step();
     (h, tx, released, started)
-}
-
-fn click_image(h: &mut Harness<'_, LimnerApp>, x: f32, y: f32) {
-    let pos = h.state().canvas.view.screen_from_image(Pos2::new(x, y));
-    h.hover_at(pos);
-    h.step();
-    h.drag_at(pos);
-    h.step();
-    h.event(egui::Event::PointerButton {
-        pos,
-        button: egui::PointerButton::Primary,
-        pressed: false,
-        modifiers: Modifiers::NONE,
-    });
-    h.step();
 }
 
 fn wait_for_preview(h: &mut Harness<'_, LimnerApp>) {

@@ -6,32 +6,20 @@
 //! disk, the project must open again (the dead process's lock does not block), and a
 //! second instance must be refused while the first is alive.
 
+mod app_common;
+use app_common::click_image as click;
+
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use egui::{Modifiers, Pos2};
+use egui::Pos2;
 use egui_kittest::Harness;
 use limner::app::LimnerApp;
 use limner::core::ontology::Color;
 use limner::core::project::Project;
 
 const CHILD_ENV: &str = "LIMNER_CRASH_TEST_CHILD";
-
-fn click(h: &mut Harness<'_, LimnerApp>, x: f32, y: f32) {
-    let pos = h.state().canvas.view.screen_from_image(Pos2::new(x, y));
-    h.hover_at(pos);
-    h.step();
-    h.drag_at(pos);
-    h.step();
-    h.event(egui::Event::PointerButton {
-        pos,
-        button: egui::PointerButton::Primary,
-        pressed: false,
-        modifiers: Modifiers::NONE,
-    });
-    h.step();
-}
 
 /// The child: edit, announce it, then run frames until killed.
 fn child(dir: &str) {

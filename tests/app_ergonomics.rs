@@ -3,6 +3,9 @@
 //! filter with a large ontology, model masks that protect other segments, selection
 //! feedback, safe class edits, undo kept per image, and a toolbar that stays put.
 
+mod app_common;
+use app_common::{click_at as click, wait_for_image};
+
 use std::time::{Duration, Instant};
 
 use egui::{Modifiers, Pos2};
@@ -47,33 +50,6 @@ fn harness(app: LimnerApp) -> Harness<'static, LimnerApp> {
     let mut h = Harness::builder().with_size(SIZE).build_eframe(|_| app);
     wait_for_image(&mut h);
     h
-}
-
-fn wait_for_image(h: &mut Harness<'_, LimnerApp>) {
-    let start = Instant::now();
-    while !h.state().canvas.has_image() {
-        assert!(
-            start.elapsed() < Duration::from_secs(20),
-            "image never decoded"
-        );
-        std::thread::sleep(Duration::from_millis(10));
-        h.step();
-    }
-    h.step();
-}
-
-fn click(h: &mut Harness<'_, LimnerApp>, pos: Pos2) {
-    h.hover_at(pos);
-    h.step();
-    h.drag_at(pos);
-    h.step();
-    h.event(egui::Event::PointerButton {
-        pos,
-        button: egui::PointerButton::Primary,
-        pressed: false,
-        modifiers: Modifiers::NONE,
-    });
-    h.step();
 }
 
 /// Draws a rectangle polygon with the polygon tool (image coordinates).

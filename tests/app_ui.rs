@@ -1,6 +1,9 @@
 //! Drives the real app UI headlessly (egui_kittest): draw a polygon with simulated clicks,
 //! undo / redo it, and see it autosaved.
 
+mod app_common;
+use app_common::{click_at as click, wait_for_image};
+
 use std::time::{Duration, Instant};
 
 use egui::{Modifiers, Pos2};
@@ -18,33 +21,6 @@ fn project(dir: &std::path::Path) -> Project {
     p.ontology.add("thing", Color([200, 30, 30]), true).unwrap();
     p.save_ontology().unwrap();
     p
-}
-
-fn click(h: &mut Harness<'_, LimnerApp>, pos: Pos2) {
-    h.hover_at(pos);
-    h.step();
-    h.drag_at(pos);
-    h.step();
-    h.event(egui::Event::PointerButton {
-        pos,
-        button: egui::PointerButton::Primary,
-        pressed: false,
-        modifiers: Modifiers::NONE,
-    });
-    h.step();
-}
-
-fn wait_for_image(h: &mut Harness<'_, LimnerApp>) {
-    let start = Instant::now();
-    while !h.state().canvas.has_image() {
-        assert!(
-            start.elapsed() < Duration::from_secs(20),
-            "image never decoded"
-        );
-        std::thread::sleep(Duration::from_millis(10));
-        h.step();
-    }
-    h.step();
 }
 
 #[test]
